@@ -1,0 +1,88 @@
+// DEALER: round-robin out over peers with room, fair-queued in, no envelope handling. Pipes made
+// by connect() take messages even while (re)connecting, up to the HWM, as libzmq's do; with no pipe
+// that has room, send() waits.
+
+import type { Buffer } from "node:buffer";
+import { SocketError } from "./errors.js";
+import type { SocketOptions } from "./options.js";
+import type { Pipe } from "./pipe.js";
+import { Socket } from "./socket.js";
+import type { SessionOptions, SocketType } from "../zmtp/index.js";
+import { toFrame } from "./message.js";
+
+export interface RoutingIdOptions {
+  /** Our identity, sent to ROUTER peers (1-255 bytes, must not start with a zero byte). */
+  routingId?: string | Buffer | undefined;
+}
+
+export interface DealerOptions extends SocketOptions, RoutingIdOptions {}
+
+/** Round-robin over a set of pipes, skipping those without room. Shared by DEALER-like types. */
+export abstract class RoundRobinSocket extends Socket {
+  routingId: string | Buffer | undefined = undefined;
+  protected readonly _lb: Pipe[] = [];
+  private _next = 0;
+
+  protected constructor(type: SocketType) {
+    super(type);
+  }
+
+  protected override _sessionOptions(): SessionOptions {
+    const opts = super._sessionOptions();
+    if (this.routingId !== undefined) {
+      const id = toFrame(this.routingId);
+      if (id.length === 0 || id.length > 255 || id[0] === 0) {
+        throw new SocketError("EINVAL", "routingId must be 1-255 bytes and must not start with a zero byte");
+      }
+      opts.identity = id;
+    }
+    return opts;
+  }
+
+  protected override _pipeCreated(pipe: Pipe): void {
+    if (pipe.connectSide && !this.immediate) this._lb.push(pipe);
+  }
+
+  protected override _pipeAttached(pipe: Pipe): boolean {
+    if (!this._lb.includes(pipe)) this._lb.push(pipe);
+    return true;
+  }
+
+  protected override _pipeDetached(pipe: Pipe): void {
+    if (!pipe.connectSide || this.immediate || pipe.removed) this._unlist(pipe);
+  }
+
+  protected override _pipeRemoved(pipe: Pipe): void {
+    this._unlist(pipe);
+  }
+
+  private _unlist(pipe: Pipe): void {
+    const i = this._lb.indexOf(pipe);
+    if (i < 0) return;
+    this._lb.splice(i, 1);
+    if (this._next > i) this._next--;
+    if (this._next >= this._lb.length) this._next = 0;
+  }
+
+  protected override _xsend(msg: Buffer[]): boolean {
+    const lb = this._lb;
+    const n = lb.length;
+    for (let i = 0; i < n; i++) {
+      const idx = (this._next + i) % n;
+      const p = lb[idx]!;
+      if (this._hasRoom(p)) {
+        this._next = (idx + 1) % n;
+        this._write(p, msg);
+        return true;
+      }
+    }
+    return false;
+  }
+}
+
+export class Dealer extends RoundRobinSocket {
+  constructor(options?: DealerOptions) {
+    super("DEALER");
+    this._applyOptions(options);
+  }
+}

@@ -1,0 +1,77 @@
+// Listening and dialing over node:net (which Node, Bun and Deno all provide) for tcp:// and ipc://.
+
+import * as net from "node:net";
+import { lstat, unlink } from "node:fs/promises";
+import { tcpAddress, type Endpoint } from "./endpoint.js";
+
+export interface Listener {
+  /** The resolved address (ephemeral port filled in). */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+export async function listen(ep: Endpoint, backlog: number, onSocket: (sock: net.Socket) => void): Promise<Listener> {
+  const server = net.createServer({ noDelay: true } as net.ServerOpts, onSocket);
+  if (ep.transport === "ipc") await removeStaleIpc(ep.path);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    const done = () => {
+      server.off("error", reject);
+      resolve();
+    };
+    if (ep.transport === "ipc") server.listen({ path: ep.path, backlog }, done);
+    else server.listen({ host: ep.host ?? "0.0.0.0", port: ep.port, backlog }, done);
+  });
+  server.on("error", () => {}); // accept errors surface on the sockets; the listener keeps going
+  let address: string;
+  if (ep.transport === "ipc") {
+    address = `ipc://${ep.path}`;
+  } else {
+    const a = server.address() as net.AddressInfo;
+    address = tcpAddress(a.address, a.port);
+  }
+  return {
+    address,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Starts a connection attempt; the socket emits "connect" or "error"/"close". */
+export function dial(ep: Endpoint, timeout: number): net.Socket {
+  const sock =
+    ep.transport === "ipc"
+      ? net.createConnection({ path: ep.path })
+      : net.createConnection({ host: ep.host!, port: ep.port, noDelay: true } as net.NetConnectOpts);
+  if (timeout > 0) {
+    const timer = setTimeout(() => {
+      const err = Object.assign(new Error(`connect to ${ep.address} timed out after ${timeout} ms`), { code: "ETIMEDOUT" });
+      sock.destroy(err);
+    }, timeout);
+    timer.unref?.();
+    sock.once("connect", () => clearTimeout(timer));
+    sock.once("close", () => clearTimeout(timer));
+  }
+  return sock;
+}
+
+/** libzmq removes a leftover ipc socket file on bind; a live listener there would still answer. */
+async function removeStaleIpc(path: string): Promise<void> {
+  try {
+    const st = await lstat(path);
+    if (!st.isSocket()) return;
+    const alive = await new Promise<boolean>((resolve) => {
+      const probe = net.createConnection({ path });
+      probe.once("connect", () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once("error", () => resolve(false));
+    });
+    if (!alive) await unlink(path);
+  } catch {
+    // nothing there
+  }
+}
