@@ -27,15 +27,17 @@ export abstract class RoundRobinSocket extends Socket {
     super(type);
   }
 
+  protected override _checkOptions(): void {
+    if (this.routingId === undefined) return;
+    const id = toFrame(this.routingId);
+    if (id.length === 0 || id.length > 255 || id[0] === 0) {
+      throw new SocketError("EINVAL", "routingId must be 1-255 bytes and must not start with a zero byte");
+    }
+  }
+
   protected override _sessionOptions(): SessionOptions {
     const opts = super._sessionOptions();
-    if (this.routingId !== undefined) {
-      const id = toFrame(this.routingId);
-      if (id.length === 0 || id.length > 255 || id[0] === 0) {
-        throw new SocketError("EINVAL", "routingId must be 1-255 bytes and must not start with a zero byte");
-      }
-      opts.identity = id;
-    }
+    if (this.routingId !== undefined) opts.identity = toFrame(this.routingId);
     return opts;
   }
 

@@ -21,8 +21,11 @@ export class Queue<T> {
     const item = this.items[this.head];
     this.items[this.head++] = undefined;
     if (this.head === this.items.length) {
-      this.items.length = 0;
-      this.head = 0;
+      // Emptied: start over, but not on every message of a queue that hovers at empty (costly).
+      if (this.head >= 1024) {
+        this.items = [];
+        this.head = 0;
+      }
     } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;

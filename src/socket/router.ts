@@ -91,9 +91,15 @@ export class Router extends Socket {
   }
 
   protected override _xrecv(pipe: Pipe, frames: Buffer[]): Buffer[] | undefined {
-    if (!pipe.routingId) return undefined;
-    frames.unshift(pipe.routingId);
-    return frames;
+    const id = pipe.routingId;
+    if (!id) return undefined;
+    // A fresh array is much cheaper than unshift() on the hot path.
+    const n = frames.length;
+    if (n === 1) return [id, frames[0]!];
+    const out = new Array<Buffer>(n + 1);
+    out[0] = id;
+    for (let i = 0; i < n; i++) out[i + 1] = frames[i]!;
+    return out;
   }
 
   protected override _xsend(msg: Buffer[]): boolean {

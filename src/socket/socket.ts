@@ -101,6 +101,9 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
   /** A pipe was created (connect() or an accepted connection), before its handshake. */
   protected _pipeCreated(_pipe: Pipe): void {}
 
+  /** Throws EINVAL for option values that cannot work; called by bind() and connect(). */
+  protected _checkOptions(): void {}
+
   /** The pipe's handshake completed (again, after a reconnect). Return false to refuse it. */
   protected _pipeAttached(_pipe: Pipe): boolean {
     return true;
@@ -187,6 +190,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
 
   async bind(address: string): Promise<void> {
     if (this._closed) throw closedError();
+    this._checkOptions();
     const ep = this._parse(address, true);
     if (this._listeners.has(address)) throw new SocketError("EADDRINUSE", `already bound to ${address}`);
     let listener: Listener;
@@ -221,6 +225,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
 
   protected _connect(address: string): Pipe {
     if (this._closed) throw closedError();
+    this._checkOptions();
     const ep = this._parse(address, false);
     if (this._connects.has(address)) throw new SocketError("EINVAL", `already connected to ${address}`);
     const pipe = new Pipe(ep, undefined);
@@ -331,6 +336,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     this._listeners.clear();
     for (const p of [...this._pipes]) this._closePipe(p, false);
     this._emit("close");
+    this._emit("end");
     this._observer?.end();
   }
 
@@ -392,15 +398,17 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     const pipe = conn.owner as Pipe;
     if (pipe.conn !== conn) return;
     pipe.conn = null;
-    const wasReady = pipe.peer !== undefined && pipe.attached;
     const address = pipe.address;
-    if (error instanceof ZmtpError && (conn.session.state !== "ready" || !wasReady) && error.reason !== "handshake-timeout") {
-      const type = error.code === "EACCES" ? "handshake:error:auth" : "handshake:error:protocol";
-      this._emit(type, address, { error });
-    } else if (error instanceof ZmtpError && error.reason === "handshake-timeout") {
-      this._emit("handshake:error:other", address, { error });
+    // A failure before the handshake completed is a handshake error; after it, a disconnect.
+    if (conn.session.peer === undefined) {
+      if (error instanceof ZmtpError) {
+        const type =
+          error.code === "EACCES" ? "handshake:error:auth" : error.code === "ETIMEDOUT" ? "handshake:error:other" : "handshake:error:protocol";
+        this._emit(type, address, { error });
+      }
+    } else {
+      this._emit("disconnect", address, error ? { error } : undefined);
     }
-    if (wasReady || conn.session.peer) this._emit("disconnect", address, error ? { error } : undefined);
     if (pipe.attached) {
       pipe.attached = false;
       this._pipeDetached(pipe);
@@ -412,7 +420,6 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     if (pipe.connectSide && pipe.removed && !permanent && pipe.out.length > 0 && this.linger !== 0) {
       return this._scheduleReconnect(pipe); // still lingering: try to deliver what is queued
     }
-    if (permanent && pipe.connectSide) this._emit("end", address, { error: error as ZmtpError });
     this._removePipe(pipe);
   }
 

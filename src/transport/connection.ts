@@ -2,6 +2,7 @@
 // the socket go into the session, and the session's staged output is flushed once per turn of the
 // event loop (or as soon as 64 KiB are staged), so many small messages cost one write.
 
+import { Buffer } from "node:buffer";
 import type { Socket as NetSocket } from "node:net";
 import { setImmediate } from "node:timers";
 import { Session, ZmtpError, type Command, type PeerInfo, type SessionOptions } from "../zmtp/index.js";
