@@ -10,16 +10,19 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** libzmq writes Linux abstract-namespace ipc paths as ipc://@name; node:net wants a leading NUL. */
+const socketPath = (path: string): string => (path.startsWith("@") ? `\0${path.slice(1)}` : path);
+
 export async function listen(ep: Endpoint, backlog: number, onSocket: (sock: net.Socket) => void): Promise<Listener> {
   const server = net.createServer({ noDelay: true } as net.ServerOpts, onSocket);
-  if (ep.transport === "ipc") await removeStaleIpc(ep.path);
+  if (ep.transport === "ipc" && !ep.path.startsWith("@")) await removeStaleIpc(ep.path);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     const done = () => {
       server.off("error", reject);
       resolve();
     };
-    if (ep.transport === "ipc") server.listen({ path: ep.path, backlog }, done);
+    if (ep.transport === "ipc") server.listen({ path: socketPath(ep.path), backlog }, done);
     else server.listen({ host: ep.host ?? "0.0.0.0", port: ep.port, backlog }, done);
   });
   server.on("error", () => {}); // accept errors surface on the sockets; the listener keeps going
@@ -43,7 +46,7 @@ export async function listen(ep: Endpoint, backlog: number, onSocket: (sock: net
 export function dial(ep: Endpoint, timeout: number): net.Socket {
   const sock =
     ep.transport === "ipc"
-      ? net.createConnection({ path: ep.path })
+      ? net.createConnection({ path: socketPath(ep.path) })
       : net.createConnection({ host: ep.host!, port: ep.port, noDelay: true } as net.NetConnectOpts);
   if (timeout > 0) {
     const timer = setTimeout(() => {
