@@ -17,6 +17,15 @@ export interface RoutingIdOptions {
 
 export interface DealerOptions extends SocketOptions, RoutingIdOptions {}
 
+/** Throws EINVAL unless `routingId` is unset or 1-255 bytes not starting with a zero byte. */
+export function checkRoutingId(routingId: string | Buffer | undefined): void {
+  if (routingId === undefined) return;
+  const id = toFrame(routingId);
+  if (id.length === 0 || id.length > 255 || id[0] === 0) {
+    throw new SocketError("EINVAL", "routingId must be 1-255 bytes and must not start with a zero byte");
+  }
+}
+
 /** Round-robin over a set of pipes, skipping those without room. Shared by DEALER-like types. */
 export abstract class RoundRobinSocket extends Socket {
   routingId: string | Buffer | undefined = undefined;
@@ -28,11 +37,7 @@ export abstract class RoundRobinSocket extends Socket {
   }
 
   protected override _checkOptions(): void {
-    if (this.routingId === undefined) return;
-    const id = toFrame(this.routingId);
-    if (id.length === 0 || id.length > 255 || id[0] === 0) {
-      throw new SocketError("EINVAL", "routingId must be 1-255 bytes and must not start with a zero byte");
-    }
+    checkRoutingId(this.routingId);
   }
 
   protected override _sessionOptions(): SessionOptions {

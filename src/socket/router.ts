@@ -11,7 +11,7 @@ import type { SocketOptions } from "./options.js";
 import type { Pipe } from "./pipe.js";
 import { Socket } from "./socket.js";
 import type { SessionOptions } from "../zmtp/index.js";
-import type { RoutingIdOptions } from "./dealer.js";
+import { checkRoutingId, type RoutingIdOptions } from "./dealer.js";
 
 export interface RouterOptions extends SocketOptions, RoutingIdOptions {
   /** Reject sends to unknown peers with EHOSTUNREACH, and wait instead of dropping when a peer is full. */
@@ -54,6 +54,10 @@ export class Router extends Socket {
     }
   }
 
+  protected override _checkOptions(): void {
+    checkRoutingId(this.routingId);
+  }
+
   protected override _sessionOptions(): SessionOptions {
     const opts = super._sessionOptions();
     if (this.routingId !== undefined) opts.identity = toFrame(this.routingId);
@@ -75,8 +79,11 @@ export class Router extends Socket {
     } else {
       id = Buffer.allocUnsafe(5);
       id[0] = 0;
-      id.writeUInt32BE(this._nextId, 1);
-      this._nextId = (this._nextId + 1) >>> 0;
+      do {
+        // A peer may have claimed a 0-prefixed id itself: never take one that is in use.
+        id.writeUInt32BE(this._nextId, 1);
+        this._nextId = (this._nextId + 1) >>> 0;
+      } while (this._byId.has(keyOf(id)));
     }
     this._register(pipe, Buffer.from(id)); // own copy: the identity is a view of a network chunk
     return true;

@@ -192,7 +192,9 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     if (this._closed) throw closedError();
     this._checkOptions();
     const ep = this._parse(address, true);
-    if (this._listeners.has(address)) throw new SocketError("EADDRINUSE", `already bound to ${address}`);
+    // tcp://host:0 (or :*) asks for a fresh ephemeral port each time, so it may be bound again.
+    const ephemeral = ep.transport === "tcp" && ep.port === 0;
+    if (!ephemeral && this._listeners.has(address)) throw new SocketError("EADDRINUSE", `already bound to ${address}`);
     let listener: Listener;
     try {
       listener = await listen(ep, this.backlog, (sock) => this._accept(sock, listener.address));
@@ -233,6 +235,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     this._pipes.add(pipe);
     this._pipeCreated(pipe);
     this._dial(pipe);
+    this._pumpSends(); // a send waiting for a pipe may go into this one (it queues while connecting)
     return pipe;
   }
 
@@ -416,11 +419,12 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     pipe.peer = undefined;
     if (pipe.paused) pipe.paused = false;
     const permanent = error instanceof ZmtpError && !error.reconnect;
-    if (pipe.connectSide && !permanent && !pipe.removed) return this._scheduleReconnect(pipe);
-    if (pipe.connectSide && pipe.removed && !permanent && pipe.out.length > 0 && this.linger !== 0) {
-      return this._scheduleReconnect(pipe); // still lingering: try to deliver what is queued
-    }
-    this._removePipe(pipe);
+    if (pipe.connectSide && !permanent && !pipe.removed) this._scheduleReconnect(pipe);
+    else if (pipe.connectSide && pipe.removed && !permanent && pipe.out.length > 0 && this.linger !== 0) {
+      this._scheduleReconnect(pipe); // still lingering: try to deliver what is queued
+    } else this._removePipe(pipe);
+    // A waiting send may have been waiting for this peer (ROUTER mandatory): let it fail or go on.
+    this._pumpSends();
   }
 
   // ---- internals ------------------------------------------------------------------------------
@@ -530,7 +534,8 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     const msg = pipe.inq.shift()!;
     if (pipe.inq.length > 0) this._inReady.push(pipe);
     else pipe.inReady = false;
-    if (pipe.paused && pipe.inq.length < this.receiveHighWaterMark) {
+    const hwm = this.receiveHighWaterMark;
+    if (pipe.paused && (hwm <= 0 || pipe.inq.length < hwm)) {
       pipe.paused = false;
       pipe.conn?.resume();
     }
@@ -581,8 +586,9 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     if (!conn) return;
     if (this.linger === 0) return conn.destroy();
     if (!conn.ready) {
-      if (conn.session.state === "closed") conn.destroy();
-      return; // handshake still running; _onReady() calls back here
+      // Handshake still running: worth waiting for only if there is something to deliver.
+      if (conn.session.state === "closed" || pipe.out.length === 0) conn.destroy();
+      return; // else _onReady() calls back here
     }
     while (pipe.out.length > 0 && !conn.blocked) conn.send(pipe.out.shift()!);
     if (pipe.out.length === 0) conn.end();
@@ -597,5 +603,6 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     pipe.out.drain();
     this._pipeRemoved(pipe);
     // Messages already received from this peer stay readable (as with libzmq).
+    this._pumpSends(); // a send waiting for this peer (ROUTER mandatory) now fails
   }
 }

@@ -166,6 +166,11 @@ export class Connection {
     // Send what the session staged for the peer (an ERROR command), then close.
     this.flush();
     this.done = true;
+    if (err.code === "ETIMEDOUT") {
+      // The peer is silent or frozen: waiting for its FIN would only delay the reconnect.
+      this.sock.destroy();
+      return;
+    }
     this.sock.end();
     // A peer that never reads must not keep us half-open.
     setTimeout(() => this.sock.destroy(), 1000).unref?.();
