@@ -48,6 +48,8 @@ export class FrameWriter {
   /** Appends a whole multipart message: frames[start..] (ROUTER skips its routing-id frame). */
   message(frames: readonly Uint8Array[], start = 0): void {
     const last = frames.length - 1;
+    // An empty message cannot be framed; refusing beats silently sending frames[last] alone.
+    if (start > last) throw new RangeError("a message needs at least one frame after `start`");
     for (let i = start; i < last; i++) this.frame(MORE, frames[i]!);
     this.frame(0, frames[last]!);
   }

@@ -562,3 +562,13 @@ t.test("session: valid traffic, cut anywhere, is delivered; mutated traffic fail
   );
   t.pass("properties hold");
 });
+
+t.test("writer: a message with no frame after `start` is refused, nothing staged", async (t) => {
+  const w = new FrameWriter();
+  const id = new Uint8Array([0, 1, 2, 3, 4]);
+  t.throws(() => w.message([id], 1), RangeError);
+  t.throws(() => w.message([], 0), RangeError);
+  t.equal(w.pending, 0, "nothing was staged");
+  w.message([id, new Uint8Array([9])], 1);
+  t.same([...concat(w.take())], [0, 1, 9], "start skips the routing-id frame");
+});
