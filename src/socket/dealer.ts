@@ -3,12 +3,10 @@
 // that has room, send() waits.
 
 import type { Buffer } from "node:buffer";
-import { SocketError } from "./errors.js";
 import type { SocketOptions } from "./options.js";
 import type { Pipe } from "./pipe.js";
 import { Socket } from "./socket.js";
-import type { SessionOptions, SocketType } from "../zmtp/index.js";
-import { toFrame } from "./message.js";
+import type { SocketType } from "../zmtp/index.js";
 
 export interface RoutingIdOptions {
   /** Our identity, sent to ROUTER peers (1-255 bytes, must not start with a zero byte). */
@@ -17,33 +15,14 @@ export interface RoutingIdOptions {
 
 export interface DealerOptions extends SocketOptions, RoutingIdOptions {}
 
-/** Throws EINVAL unless `routingId` is unset or 1-255 bytes not starting with a zero byte. */
-export function checkRoutingId(routingId: string | Buffer | undefined): void {
-  if (routingId === undefined) return;
-  const id = toFrame(routingId);
-  if (id.length === 0 || id.length > 255 || id[0] === 0) {
-    throw new SocketError("EINVAL", "routingId must be 1-255 bytes and must not start with a zero byte");
-  }
-}
-
 /** Round-robin over a set of pipes, skipping those without room. Shared by DEALER-like types. */
 export abstract class RoundRobinSocket extends Socket {
-  routingId: string | Buffer | undefined = undefined;
+  override routingId: string | Buffer | undefined = undefined;
   protected readonly _lb: Pipe[] = [];
   private _next = 0;
 
   protected constructor(type: SocketType) {
     super(type);
-  }
-
-  protected override _checkOptions(): void {
-    checkRoutingId(this.routingId);
-  }
-
-  protected override _sessionOptions(): SessionOptions {
-    const opts = super._sessionOptions();
-    if (this.routingId !== undefined) opts.identity = toFrame(this.routingId);
-    return opts;
   }
 
   protected override _pipeCreated(pipe: Pipe): void {

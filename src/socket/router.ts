@@ -10,8 +10,7 @@ import { toFrame } from "./message.js";
 import type { SocketOptions } from "./options.js";
 import type { Pipe } from "./pipe.js";
 import { Socket } from "./socket.js";
-import type { SessionOptions } from "../zmtp/index.js";
-import { checkRoutingId, type RoutingIdOptions } from "./dealer.js";
+import type { RoutingIdOptions } from "./dealer.js";
 
 export interface RouterOptions extends SocketOptions, RoutingIdOptions {
   /** Reject sends to unknown peers with EHOSTUNREACH, and wait instead of dropping when a peer is full. */
@@ -28,7 +27,7 @@ export interface RouterConnectOptions {
 const keyOf = (id: Buffer): string => id.toString("latin1");
 
 export class Router extends Socket {
-  routingId: string | Buffer | undefined = undefined;
+  override routingId: string | Buffer | undefined = undefined;
   mandatory = false;
   handover = false;
 
@@ -52,16 +51,6 @@ export class Router extends Socket {
       pipe.presetRoutingId = preset;
       this._register(pipe, preset);
     }
-  }
-
-  protected override _checkOptions(): void {
-    checkRoutingId(this.routingId);
-  }
-
-  protected override _sessionOptions(): SessionOptions {
-    const opts = super._sessionOptions();
-    if (this.routingId !== undefined) opts.identity = toFrame(this.routingId);
-    return opts;
   }
 
   protected override _pipeAttached(pipe: Pipe): boolean {

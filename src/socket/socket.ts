@@ -10,9 +10,9 @@ import { EndpointError, parseEndpoint } from "../transport/endpoint.js";
 import { dial, listen, type Listener } from "../transport/net.js";
 import { ZmtpError, type Command, type PeerInfo, type SessionOptions, type SocketType } from "../zmtp/index.js";
 import { SocketError, closedError } from "./errors.js";
-import { toFrames, type Message } from "./message.js";
+import { toFrame, toFrames, type Message } from "./message.js";
 import { Observer, type EventType, type SocketEvent } from "./observer.js";
-import { DEFAULTS, reconnectDelay, type SocketOptions } from "./options.js";
+import { DEFAULTS, reconnectDelay } from "./options.js";
 import { Pipe } from "./pipe.js";
 import { Queue } from "./queue.js";
 
@@ -56,6 +56,8 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
   backlog = DEFAULTS.backlog;
 
   readonly type: SocketType;
+  /** Our identity as ROUTER peers see it. Only types that have one (DEALER, ROUTER) make it an option. */
+  declare routingId?: string | Buffer | undefined;
 
   protected readonly _pipes = new Set<Pipe>();
   private readonly _connects = new Map<string, Pipe>();
@@ -102,7 +104,13 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
   protected _pipeCreated(_pipe: Pipe): void {}
 
   /** Throws EINVAL for option values that cannot work; called by bind() and connect(). */
-  protected _checkOptions(): void {}
+  protected _checkOptions(): void {
+    if (this.routingId === undefined) return;
+    const id = toFrame(this.routingId);
+    if (id.length === 0 || id.length > 255 || id[0] === 0) {
+      throw new SocketError("EINVAL", "routingId must be 1-255 bytes and must not start with a zero byte");
+    }
+  }
 
   /** The pipe's handshake completed (again, after a reconnect). Return false to refuse it. */
   protected _pipeAttached(_pipe: Pipe): boolean {
@@ -132,6 +140,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
       heartbeatInterval: this.heartbeatInterval,
       heartbeatTimeout: this.heartbeatTimeout,
       heartbeatTimeToLive: this.heartbeatTimeToLive,
+      identity: this.routingId === undefined ? undefined : toFrame(this.routingId),
     };
   }
 
