@@ -7,3 +7,4 @@ export { Observer, type SocketEvent, type EventType } from "./socket/observer.js
 export type { SocketOptions } from "./socket/options.js";
 export type { Message, MessageLike } from "./socket/message.js";
 export { ZmtpError, type ZmtpErrorCode, type ZmtpErrorReason } from "./zmtp/errors.js";
+export { Proxy, type ProxyOptions } from "./socket/proxy.js";

@@ -4,7 +4,7 @@
 // by an accepted connection dies with it.
 
 import type { Buffer } from "node:buffer";
-import type { Connection } from "../transport/connection.js";
+import type { Link } from "../transport/link.js";
 import type { Endpoint } from "../transport/endpoint.js";
 import type { PeerInfo } from "../zmtp/index.js";
 import { Queue } from "./queue.js";
@@ -14,7 +14,7 @@ export class Pipe {
   readonly endpoint: Endpoint | undefined;
   /** For accepted pipes: the bound address they came in on. */
   readonly boundAddress: string | undefined;
-  conn: Connection | null = null;
+  conn: Link | null = null;
   peer: PeerInfo | undefined;
   /** ROUTER: this peer's routing id, and its key in the routing table. */
   routingId: Buffer | undefined;
@@ -34,12 +34,22 @@ export class Pipe {
   removed = false;
 
   reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** inproc: stops waiting for the name to be bound. */
+  cancelWait: (() => void) | undefined;
   /** Current backoff step for reconnectMaxInterval doubling. */
   retries = 0;
 
   constructor(endpoint: Endpoint | undefined, boundAddress: string | undefined) {
     this.endpoint = endpoint;
     this.boundAddress = boundAddress;
+  }
+
+  /** Cancels a pending reconnect (timer or inproc wait). */
+  stopRetry(): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.cancelWait?.();
+    this.cancelWait = undefined;
   }
 
   get address(): string {

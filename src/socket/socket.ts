@@ -7,6 +7,8 @@ import { Buffer } from "node:buffer";
 import type { Socket as NetSocket } from "node:net";
 import { Connection, type ConnectionHandler } from "../transport/connection.js";
 import { EndpointError, parseEndpoint } from "../transport/endpoint.js";
+import { dialInproc, listenInproc, whenInprocBound, type InprocOffer } from "../transport/inproc.js";
+import type { Link } from "../transport/link.js";
 import { dial, listen, type Listener } from "../transport/net.js";
 import { ZmtpError, type Command, type PeerInfo, type SessionOptions, type SocketType } from "../zmtp/index.js";
 import { SocketError, closedError } from "./errors.js";
@@ -206,7 +208,11 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     if (!ephemeral && this._listeners.has(address)) throw new SocketError("EADDRINUSE", `already bound to ${address}`);
     let listener: Listener;
     try {
-      listener = await listen(ep, this.backlog, (sock) => this._accept(sock, listener.address));
+      if (ep.transport === "inproc") {
+        listener = listenInproc(ep.name, address, (offer) => this._acceptInproc(offer, address));
+      } else {
+        listener = await listen(ep, this.backlog, (sock) => this._accept(sock, listener.address));
+      }
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       this._emit("bind:error", address, { error: e });
@@ -358,7 +364,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
 
   // ---- connection handler (called by transport) ----------------------------------------------
 
-  private _onReady(conn: Connection, peer: PeerInfo): void {
+  private _onReady(conn: Link, peer: PeerInfo): void {
     const pipe = conn.owner as Pipe;
     pipe.peer = peer;
     pipe.retries = 0;
@@ -372,7 +378,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     this._flushPipe(pipe);
   }
 
-  private _onMessage(conn: Connection, frames: Buffer[]): void {
+  private _onMessage(conn: Link, frames: Buffer[]): void {
     const pipe = conn.owner as Pipe;
     if (this._closed) return;
     const msg = this._xrecv(pipe, frames);
@@ -396,23 +402,23 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     }
   }
 
-  private _onCommand(conn: Connection, cmd: Command): void {
+  private _onCommand(conn: Link, cmd: Command): void {
     this._xcommand(conn.owner as Pipe, cmd);
   }
 
-  private _onDrain(conn: Connection): void {
+  private _onDrain(conn: Link): void {
     const pipe = conn.owner as Pipe;
     if (pipe.removed) return this._lingerFlush(pipe);
     this._flushPipe(pipe);
   }
 
-  private _onClosed(conn: Connection, error: ZmtpError | Error | undefined): void {
+  private _onClosed(conn: Link, error: ZmtpError | Error | undefined): void {
     const pipe = conn.owner as Pipe;
     if (pipe.conn !== conn) return;
     pipe.conn = null;
     const address = pipe.address;
     // A failure before the handshake completed is a handshake error; after it, a disconnect.
-    if (conn.session.peer === undefined) {
+    if (conn.peer === undefined) {
       if (error instanceof ZmtpError) {
         const type =
           error.code === "EACCES" ? "handshake:error:auth" : error.code === "ETIMEDOUT" ? "handshake:error:other" : "handshake:error:protocol";
@@ -459,6 +465,17 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     this._startConnection(pipe, sock, boundAddress);
   }
 
+  private _acceptInproc(offer: InprocOffer, boundAddress: string): void {
+    if (this._closed) return; // not taken: the dialer sees a refused connection
+    const pipe = new Pipe(undefined, boundAddress);
+    this._pipes.add(pipe);
+    this._emit("accept", boundAddress);
+    this._pipeCreated(pipe);
+    const link = offer.accept(this._sessionOptions(), this._handler);
+    link.owner = pipe;
+    pipe.conn = link;
+  }
+
   private _startConnection(pipe: Pipe, sock: NetSocket, address: string): void {
     const conn = new Connection(sock, address, this._sessionOptions(), this._handler);
     conn.owner = pipe;
@@ -467,6 +484,24 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
 
   private _dial(pipe: Pipe): void {
     const ep = pipe.endpoint!;
+    if (ep.transport === "inproc") {
+      const link = dialInproc(ep.name, ep.address, this._sessionOptions(), this._handler);
+      if (!link) {
+        // Nothing bound there yet: connect-before-bind is normal for inproc; wait for the bind.
+        if (pipe.removed && (pipe.out.length === 0 || this.linger === 0)) return this._removePipe(pipe);
+        this._emit("connect:delay", ep.address);
+        pipe.cancelWait = whenInprocBound(ep.name, () => {
+          pipe.cancelWait = undefined;
+          if (!this._pipes.has(pipe)) return;
+          this._dial(pipe);
+        });
+        return;
+      }
+      link.owner = pipe;
+      pipe.conn = link;
+      this._emit("connect", ep.address);
+      return;
+    }
     const sock = dial(ep, this.connectTimeout);
     this._emit("connect:delay", ep.address);
     let connected = false;
@@ -565,8 +600,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     }
     if (now || this.linger === 0) {
       pipe.out.drain();
-      if (pipe.reconnectTimer) clearTimeout(pipe.reconnectTimer);
-      pipe.reconnectTimer = undefined;
+      pipe.stopRetry();
       if (pipe.conn) pipe.conn.destroy();
       else this._removePipe(pipe);
       return;
@@ -574,7 +608,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     if (this.linger > 0) {
       const t = setTimeout(() => {
         pipe.out.drain();
-        if (pipe.reconnectTimer) clearTimeout(pipe.reconnectTimer);
+        pipe.stopRetry();
         if (pipe.conn) pipe.conn.destroy();
         else this._removePipe(pipe);
       }, this.linger);
@@ -582,8 +616,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     }
     if (pipe.conn) return this._lingerFlush(pipe);
     if (pipe.out.length === 0) {
-      if (pipe.reconnectTimer) clearTimeout(pipe.reconnectTimer);
-      pipe.reconnectTimer = undefined;
+      pipe.stopRetry();
       this._removePipe(pipe);
     }
     // else: a reconnect is pending; _onReady() will flush and end it
@@ -596,7 +629,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     if (this.linger === 0) return conn.destroy();
     if (!conn.ready) {
       // Handshake still running: worth waiting for only if there is something to deliver.
-      if (conn.session.state === "closed" || pipe.out.length === 0) conn.destroy();
+      if (conn.closing || pipe.out.length === 0) conn.destroy();
       return; // else _onReady() calls back here
     }
     while (pipe.out.length > 0 && !conn.blocked) conn.send(pipe.out.shift()!);
@@ -606,8 +639,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
   private _removePipe(pipe: Pipe): void {
     if (!this._pipes.delete(pipe)) return;
     pipe.removed = true;
-    if (pipe.reconnectTimer) clearTimeout(pipe.reconnectTimer);
-    pipe.reconnectTimer = undefined;
+    pipe.stopRetry();
     if (pipe.endpoint && this._connects.get(pipe.endpoint.address) === pipe) this._connects.delete(pipe.endpoint.address);
     pipe.out.drain();
     this._pipeRemoved(pipe);

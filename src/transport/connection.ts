@@ -6,6 +6,7 @@ import { Buffer } from "node:buffer";
 import type { Socket as NetSocket } from "node:net";
 import { setImmediate } from "node:timers";
 import { Session, ZmtpError, type Command, type PeerInfo, type SessionOptions } from "../zmtp/index.js";
+import type { Link } from "./link.js";
 
 /** Flush at once when this much is staged, rather than waiting for the end of the turn. */
 const FLUSH_THRESHOLD = 64 * 1024;
@@ -13,17 +14,18 @@ const FLUSH_THRESHOLD = 64 * 1024;
 const now = (): number => performance.now();
 const allocBuffer = (n: number): Uint8Array => Buffer.allocUnsafe(n);
 
+/** What a link reports to its owner (the socket). Shared by every transport. */
 export interface ConnectionHandler {
-  ready(conn: Connection, peer: PeerInfo): void;
-  message(conn: Connection, frames: Buffer[]): void;
-  command(conn: Connection, cmd: Command): void;
+  ready(conn: Link, peer: PeerInfo): void;
+  message(conn: Link, frames: Buffer[]): void;
+  command(conn: Link, cmd: Command): void;
   /** Room to write again after `blocked` was set. */
-  drain(conn: Connection): void;
+  drain(conn: Link): void;
   /** The connection is gone. `error` says why (undefined: closed cleanly by either side). */
-  closed(conn: Connection, error: ZmtpError | Error | undefined): void;
+  closed(conn: Link, error: ZmtpError | Error | undefined): void;
 }
 
-export class Connection {
+export class Connection implements Link {
   readonly session: Session;
   readonly address: string;
   /** The OS write buffer is full: stop staging new messages until drain(). */
@@ -70,6 +72,25 @@ export class Connection {
   get ready(): boolean {
     return this.session.state === "ready" && !this.done;
   }
+
+  get peer(): PeerInfo | undefined {
+    return this.session.peer;
+  }
+
+  get closing(): boolean {
+    return this.done || this.session.state === "closed";
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.sock.remoteAddress;
+  }
+
+  /** Stages a message encoded once for many connections (PUB fan-out). */
+  readonly sendEncoded = (bytes: Uint8Array): void => {
+    const writer = this.session.writer;
+    writer.encoded(bytes);
+    if (writer.pending >= FLUSH_THRESHOLD) this.flush();
+  };
 
   /** Stages one message; flushes early if a lot is staged. */
   send(frames: readonly Uint8Array[], start = 0): void {

@@ -1,9 +1,14 @@
-// Endpoint strings: tcp://host:port, tcp://*:port, tcp://[::1]:port, ipc:///path (or ipc://relative).
+// Endpoint strings: tcp://host:port, tcp://*:port, tcp://[::1]:port, ipc:///path (or ipc://relative),
+// inproc://name (sockets of this process).
 // Port 0 or * on bind asks the OS for an ephemeral port; the socket's lastEndpoint tells which.
 
 export type Endpoint =
   | { transport: "tcp"; host: string | undefined; port: number; address: string }
-  | { transport: "ipc"; path: string; address: string };
+  | { transport: "ipc"; path: string; address: string }
+  | { transport: "inproc"; name: string; address: string };
+
+/** Endpoints carried by node:net. */
+export type NetEndpoint = Exclude<Endpoint, { transport: "inproc" }>;
 
 export class EndpointError extends Error {
   readonly code = "EINVAL";
@@ -14,8 +19,9 @@ export function parseEndpoint(address: string, forBind: boolean): Endpoint {
   if (!m) throw new EndpointError(`invalid endpoint ${JSON.stringify(address)}: expected transport://address`);
   const [, transport, rest] = m as unknown as [string, string, string];
   if (transport === "ipc") return { transport, path: rest, address };
+  if (transport === "inproc") return { transport, name: rest, address };
   if (transport !== "tcp") {
-    throw new EndpointError(`unsupported transport ${JSON.stringify(transport)} in ${address} (tcp:// and ipc:// are supported)`);
+    throw new EndpointError(`unsupported transport ${JSON.stringify(transport)} in ${address} (tcp://, ipc:// and inproc:// are supported)`);
   }
   const hp = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d+|\*)$/.exec(rest);
   if (!hp) throw new EndpointError(`invalid tcp endpoint ${JSON.stringify(address)}: expected tcp://host:port`);

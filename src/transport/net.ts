@@ -2,7 +2,7 @@
 
 import * as net from "node:net";
 import { lstat, unlink } from "node:fs/promises";
-import { tcpAddress, type Endpoint } from "./endpoint.js";
+import { tcpAddress, type NetEndpoint } from "./endpoint.js";
 
 export interface Listener {
   /** The resolved address (ephemeral port filled in). */
@@ -13,7 +13,7 @@ export interface Listener {
 /** libzmq writes Linux abstract-namespace ipc paths as ipc://@name; node:net wants a leading NUL. */
 const socketPath = (path: string): string => (path.startsWith("@") ? `\0${path.slice(1)}` : path);
 
-export async function listen(ep: Endpoint, backlog: number, onSocket: (sock: net.Socket) => void): Promise<Listener> {
+export async function listen(ep: NetEndpoint, backlog: number, onSocket: (sock: net.Socket) => void): Promise<Listener> {
   const server = net.createServer({ noDelay: true } as net.ServerOpts, onSocket);
   if (ep.transport === "ipc" && !ep.path.startsWith("@")) await removeStaleIpc(ep.path);
   await new Promise<void>((resolve, reject) => {
@@ -43,7 +43,7 @@ export async function listen(ep: Endpoint, backlog: number, onSocket: (sock: net
 }
 
 /** Starts a connection attempt; the socket emits "connect" or "error"/"close". */
-export function dial(ep: Endpoint, timeout: number): net.Socket {
+export function dial(ep: NetEndpoint, timeout: number): net.Socket {
   const sock =
     ep.transport === "ipc"
       ? net.createConnection({ path: socketPath(ep.path) })

@@ -42,3 +42,21 @@ export function encodeFrame(flags: number, body: Uint8Array): Uint8Array {
   out.set(body, off);
   return out;
 }
+
+/** Encodes a whole multipart message (frames[start..], at least one) into one buffer, so that it
+ * can be written to many connections without encoding it again. */
+export function encodeMessage(frames: readonly Uint8Array[], start = 0): Uint8Array {
+  const last = frames.length - 1;
+  if (start > last) throw new RangeError("a message needs at least one frame after `start`");
+  let size = 0;
+  for (let i = start; i <= last; i++) size += headerSize(frames[i]!.length) + frames[i]!.length;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (let i = start; i <= last; i++) {
+    const body = frames[i]!;
+    off = writeHeader(out, off, i < last ? MORE : 0, body.length);
+    out.set(body, off);
+    off += body.length;
+  }
+  return out;
+}

@@ -54,6 +54,18 @@ export class FrameWriter {
     this.frame(0, frames[last]!);
   }
 
+  /** Appends bytes already framed by encodeMessage() (PUB encodes a message once for all
+   * subscribers): small ones are copied into the slab, big ones written by reference. */
+  encoded(bytes: Uint8Array): void {
+    if (bytes.length >= COPY_LIMIT) {
+      this.cut();
+      this.chunks.push(bytes);
+      this.added(bytes.length);
+      return;
+    }
+    this.raw(bytes);
+  }
+
   /** Appends raw bytes (the greeting). */
   raw(bytes: Uint8Array): void {
     this.reserve(bytes.length);
