@@ -9,7 +9,8 @@ export type SocketErrorCode =
   | "EADDRINUSE"
   | "ENOENT" // unbind/disconnect of an endpoint that is not bound/connected
   | "EFSM" // operation not valid in the socket's current state
-  | "ENOTSUP"
+  | "ENOTSUP" // the socket type cannot do this (receive on PUSH/PUB, send on PULL/SUB)
+  | "ECONNREFUSED" // a peer refused after its handshake (routing id in use, PAIR already paired)
   | "ABORT_ERR"; // the caller's AbortSignal fired
 
 export class SocketError extends Error {

@@ -33,6 +33,9 @@ export class Pipe {
   /** No longer part of the socket (closed, disconnected, or refused by the peer for good). */
   removed = false;
 
+  /** Why the socket refused this peer after its handshake (reported with the disconnect). */
+  refusal: Error | undefined;
+
   reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   /** inproc: stops waiting for the name to be bound. */
   cancelWait: (() => void) | undefined;

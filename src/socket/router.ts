@@ -53,7 +53,7 @@ export class Router extends Socket {
     }
   }
 
-  protected override _pipeAttached(pipe: Pipe): boolean {
+  protected override _pipeAttached(pipe: Pipe): boolean | string {
     if (pipe.presetRoutingId) return true; // registered at connect()
     const claimed = pipe.peer!.identity;
     let id: Buffer;
@@ -61,7 +61,8 @@ export class Router extends Socket {
       id = Buffer.from(claimed.buffer, claimed.byteOffset, claimed.length);
       const holder = this._byId.get(keyOf(id));
       if (holder && holder !== pipe) {
-        if (!this.handover) return false; // libzmq leaves a duplicate unroutable; we refuse it
+        // libzmq leaves a duplicate unroutable; we refuse it, and say why.
+        if (!this.handover) return `routing id ${JSON.stringify(id.toString("latin1"))} is already in use (set handover to let a new peer take it)`;
         this._unregister(holder);
         holder.conn?.destroy();
       }

@@ -114,8 +114,9 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     }
   }
 
-  /** The pipe's handshake completed (again, after a reconnect). Return false to refuse it. */
-  protected _pipeAttached(_pipe: Pipe): boolean {
+  /** The pipe's handshake completed (again, after a reconnect). Return false, or a reason, to
+   * refuse it: the connection is closed and the reason reported with its `disconnect` event. */
+  protected _pipeAttached(_pipe: Pipe): boolean | string {
     return true;
   }
 
@@ -370,7 +371,10 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     pipe.retries = 0;
     this._emit("handshake", pipe.address);
     if (pipe.removed) return this._lingerFlush(pipe);
-    if (!this._pipeAttached(pipe)) {
+    const verdict = this._pipeAttached(pipe);
+    if (verdict !== true) {
+      const why = typeof verdict === "string" ? verdict : `the ${this.type} socket refused this peer`;
+      pipe.refusal = new SocketError("ECONNREFUSED", why);
       conn.destroy();
       return;
     }
@@ -425,7 +429,9 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
         this._emit(type, address, { error });
       }
     } else {
-      this._emit("disconnect", address, error ? { error } : undefined);
+      const why = pipe.refusal ?? error;
+      pipe.refusal = undefined;
+      this._emit("disconnect", address, why ? { error: why } : undefined);
     }
     if (pipe.attached) {
       pipe.attached = false;

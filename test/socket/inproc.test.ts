@@ -243,3 +243,22 @@ t.test("Proxy.run() ends when a socket closes; bad pairs are refused", async (t)
   await within(running, WAIT, "run() to end");
   t.throws(() => new Proxy(a, a), { code: "EINVAL" });
 });
+
+t.test("a refused peer is reported with its reason (duplicate routing id)", async (t) => {
+  const s = scope(t);
+  const addr = name();
+  const r = s.sock(new Router());
+  const ev = watch(r);
+  await r.bind(addr);
+  const a = s.sock(new Dealer({ routingId: "same" }));
+  a.connect(addr);
+  await a.send("first");
+  t.same(strs(await recv(r)), ["same", "first"]);
+  const b = s.sock(new Dealer({ routingId: "same", reconnectInterval: 1000 }));
+  b.connect(addr);
+  const e = await ev.wait("disconnect");
+  t.equal(e.error?.code, "ECONNREFUSED");
+  t.match(e.error?.message ?? "", /routing id "same" is already in use/);
+  await r.send(["same", "still a"]);
+  t.same(strs(await recv(a)), ["still a"], "the first peer keeps its id");
+});
