@@ -50,7 +50,8 @@ export abstract class RoundRobinSocket extends Socket {
     if (this._next >= this._lb.length) this._next = 0;
   }
 
-  protected override _xsend(msg: Buffer[]): boolean {
+  /** The next pipe in turn that has room (and makes it the last one used), or undefined. */
+  protected _pick(): Pipe | undefined {
     const lb = this._lb;
     const n = lb.length;
     for (let i = 0; i < n; i++) {
@@ -58,11 +59,17 @@ export abstract class RoundRobinSocket extends Socket {
       const p = lb[idx]!;
       if (this._hasRoom(p)) {
         this._next = (idx + 1) % n;
-        this._write(p, msg);
-        return true;
+        return p;
       }
     }
-    return false;
+    return undefined;
+  }
+
+  protected override _xsend(msg: Buffer[]): boolean {
+    const p = this._pick();
+    if (!p) return false;
+    this._write(p, msg);
+    return true;
   }
 }
 

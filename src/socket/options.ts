@@ -2,6 +2,8 @@
 // see below). Every option is also a writable property of the socket; changes apply to
 // connections made afterwards, except linger, timeouts and HWMs, which are read on each use.
 
+import type { Authenticator } from "./security.js";
+
 export interface SocketOptions {
   /** Messages queued per peer for sending before send() waits or drops (type-dependent). 0 = no limit. Default 1000. */
   sendHighWaterMark?: number;
@@ -37,9 +39,31 @@ export interface SocketOptions {
   immediate?: boolean;
   /** Listen backlog for bind(). Default 100. */
   backlog?: number;
+  /**
+   * Be the PLAIN server (RFC 24) on every tcp/ipc connection, bound or dialed: peers must be PLAIN
+   * clients, and `authenticate` (if set) decides on their credentials; without it any are admitted.
+   * Cannot be combined with plainUsername/plainPassword. Default false.
+   */
+  plainServer?: boolean;
+  /** Setting this (or plainPassword) makes every tcp/ipc connection a PLAIN client that presents
+   * these credentials (0-255 bytes of UTF-8 each; the other one defaults to ""). Sent in clear text. */
+  plainUsername?: string | undefined;
+  plainPassword?: string | undefined;
+  /**
+   * Decides whether a peer may connect, like a ZAP handler: asked for every connection where we are
+   * the PLAIN server, and for NULL connections accepted by bind(). Return true/false, or
+   * `{ allow, status, reason }` (status 300/400/500 is sent to the peer; default 400), or a promise
+   * of either. A thrown error or rejected promise refuses with 500. A refused peer is closed without
+   * ever exchanging messages, and both sides report `handshake:error:auth` with code EACCES.
+   * Under NULL, our READY waits for the verdict. inproc:// connections are never asked.
+   */
+  authenticate?: Authenticator | undefined;
 }
 
-export const DEFAULTS: Required<SocketOptions> = {
+/** Options whose default is "not set". */
+type UnsetByDefault = "plainUsername" | "plainPassword" | "authenticate";
+
+export const DEFAULTS: Required<Omit<SocketOptions, UnsetByDefault>> = {
   sendHighWaterMark: 1000,
   receiveHighWaterMark: 1000,
   sendTimeout: -1,
@@ -55,6 +79,7 @@ export const DEFAULTS: Required<SocketOptions> = {
   maxMessageSize: -1,
   immediate: false,
   backlog: 100,
+  plainServer: false,
 };
 
 /** The wait before reconnect attempt number `retries` (0-based). */

@@ -17,6 +17,7 @@ import { Observer, type EventType, type SocketEvent } from "./observer.js";
 import { DEFAULTS, reconnectDelay } from "./options.js";
 import { Pipe } from "./pipe.js";
 import { Queue } from "./queue.js";
+import { authRequest, checkSecurity, sessionSecurity, type Authenticator } from "./security.js";
 
 interface SendWaiter {
   msg: Buffer[];
@@ -56,6 +57,10 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
   maxMessageSize = DEFAULTS.maxMessageSize;
   immediate = DEFAULTS.immediate;
   backlog = DEFAULTS.backlog;
+  plainServer = DEFAULTS.plainServer;
+  plainUsername: string | undefined = undefined;
+  plainPassword: string | undefined = undefined;
+  authenticate: Authenticator | undefined = undefined;
 
   readonly type: SocketType;
   /** Our identity as ROUTER peers see it. Only types that have one (DEALER, ROUTER) make it an option. */
@@ -75,6 +80,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     command: (c, cmd) => this._onCommand(c, cmd),
     drain: (c) => this._onDrain(c),
     closed: (c, e) => this._onClosed(c, e),
+    authenticate: (c, req) => this.authenticate ? this.authenticate(authRequest(c, req)) : false,
   };
   private _closed = false;
   private _lastEndpoint: string | undefined;
@@ -107,6 +113,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
 
   /** Throws EINVAL for option values that cannot work; called by bind() and connect(). */
   protected _checkOptions(): void {
+    checkSecurity(this);
     if (this.routingId === undefined) return;
     const id = toFrame(this.routingId);
     if (id.length === 0 || id.length > 255 || id[0] === 0) {
@@ -135,8 +142,9 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
   protected _xcommand(_pipe: Pipe, _cmd: Command): void {}
 
   /** Options for a new connection's session. */
-  protected _sessionOptions(): SessionOptions {
+  protected _sessionOptions(pipe?: Pipe): SessionOptions {
     return {
+      ...sessionSecurity(this, pipe !== undefined && !pipe.connectSide),
       socketType: this.type,
       maxMessageSize: this.maxMessageSize,
       handshakeInterval: this.handshakeInterval,
@@ -386,7 +394,14 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     const pipe = conn.owner as Pipe;
     if (this._closed) return;
     const msg = this._xrecv(pipe, frames);
-    if (!msg) return;
+    if (msg) this._deliver(pipe, msg);
+  }
+
+  /** Hands a message to the application as coming from `pipe`: to a waiting receive(), else into
+   * the pipe's queue. XPUB also uses it for subscriptions that arrive as commands, and for the
+   * unsubscribes of a peer that left (its pipe may have no connection any more). */
+  protected _deliver(pipe: Pipe, msg: Buffer[]): void {
+    if (this._closed) return;
     const w = this._recvWaiters.shift();
     if (w) {
       if (w.timer) clearTimeout(w.timer);
@@ -400,9 +415,9 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
       this._inReady.push(pipe);
     }
     const hwm = this.receiveHighWaterMark;
-    if (hwm > 0 && pipe.inq.length >= hwm && !pipe.paused) {
+    if (hwm > 0 && pipe.inq.length >= hwm && !pipe.paused && pipe.conn) {
       pipe.paused = true;
-      conn.pause();
+      pipe.conn.pause();
     }
   }
 
@@ -483,7 +498,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
   }
 
   private _startConnection(pipe: Pipe, sock: NetSocket, address: string): void {
-    const conn = new Connection(sock, address, this._sessionOptions(), this._handler);
+    const conn = new Connection(sock, address, this._sessionOptions(pipe), this._handler);
     conn.owner = pipe;
     pipe.conn = conn;
   }
@@ -590,6 +605,20 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
       pipe.conn?.resume();
     }
     return msg;
+  }
+
+  /** Drops what has been received from `pipe` and not yet read (REQ abandoning a request). */
+  protected _purgeInbound(pipe: Pipe): void {
+    if (pipe.inq.length === 0) return;
+    pipe.inq.drain();
+    if (pipe.inReady) {
+      pipe.inReady = false;
+      this._inReady.remove((p) => p === pipe);
+    }
+    if (pipe.paused) {
+      pipe.paused = false;
+      pipe.conn?.resume();
+    }
   }
 
   /**

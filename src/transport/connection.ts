@@ -5,7 +5,15 @@
 import { Buffer } from "node:buffer";
 import type { Socket as NetSocket } from "node:net";
 import { setImmediate } from "node:timers";
-import { Session, ZmtpError, type Command, type PeerInfo, type SessionOptions } from "../zmtp/index.js";
+import {
+  Session,
+  ZmtpError,
+  type AuthRequest,
+  type AuthVerdict,
+  type Command,
+  type PeerInfo,
+  type SessionOptions,
+} from "../zmtp/index.js";
 import type { Link } from "./link.js";
 
 /** Flush at once when this much is staged, rather than waiting for the end of the turn. */
@@ -23,6 +31,9 @@ export interface ConnectionHandler {
   drain(conn: Link): void;
   /** The connection is gone. `error` says why (undefined: closed cleanly by either side). */
   closed(conn: Link, error: ZmtpError | Error | undefined): void;
+  /** Admit this peer? Asked only for sessions started with `authenticate`. A hook that throws or
+   * rejects refuses the peer with status 500; a missing hook refuses every peer likewise. */
+  authenticate?(conn: Link, req: AuthRequest): AuthVerdict | Promise<AuthVerdict>;
 }
 
 export class Connection implements Link {
@@ -53,6 +64,7 @@ export class Connection implements Link {
       command: (cmd) => handler.command(this, cmd),
       error: (err) => this.fail(err),
       reschedule: () => this.arm(),
+      authenticate: (req) => this.authenticate(req),
     });
     this.session.writer.onPending = this.scheduleFlush;
     if ("setNoDelay" in sock && typeof sock.setNoDelay === "function") sock.setNoDelay(true);
@@ -181,6 +193,33 @@ export class Connection implements Link {
     this.timerAt = Infinity;
     this.arm();
   };
+
+  /** Puts the session's question to the owner and hands the answer back, now or when it settles. */
+  private authenticate(req: AuthRequest): void {
+    const settle = (v: AuthVerdict): void => {
+      if (this.done) return; // closed meanwhile; the session would ignore it anyway
+      this.session.authenticated(v);
+      this.arm(); // staged READY/ERROR is flushed through writer.onPending
+    };
+    const failed = (err: unknown): void =>
+      settle({
+        allow: false,
+        status: 500,
+        reason: `the authenticate hook failed: ${err instanceof Error ? err.message : String(err)}`,
+      });
+    if (!this.handler.authenticate) return failed(new Error("no authenticate hook"));
+    let v: AuthVerdict | Promise<AuthVerdict>;
+    try {
+      v = this.handler.authenticate(this, req);
+    } catch (err) {
+      return failed(err);
+    }
+    if (v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function") {
+      (v as Promise<AuthVerdict>).then(settle, failed);
+    } else {
+      settle(v as AuthVerdict);
+    }
+  }
 
   private fail(err: ZmtpError): void {
     if (!this.error) this.error = err;

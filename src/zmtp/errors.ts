@@ -8,13 +8,14 @@ export type ZmtpErrorCode =
   | "ETIMEDOUT" // handshake or heartbeat timeout
   | "ENOCOMPATPROTO" // socket type or mechanism the peer cannot talk to
   | "EPEERERROR" // the peer sent an ERROR command
-  | "EACCES"; // authentication refused
+  | "EACCES"; // authentication refused (by us, or by the peer with a 3-digit status in ERROR)
 
 export type ZmtpErrorReason =
   | "greeting-signature"
   | "unsupported-version"
   | "bad-mechanism-name"
   | "mechanism-mismatch"
+  | "role-mismatch"
   | "invalid-as-server"
   | "frame-too-large"
   | "frame-size-overflow"

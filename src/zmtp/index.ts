@@ -10,4 +10,6 @@ export * from "./command.js";
 export * from "./socket-type.js";
 export * from "./mechanism/mechanism.js";
 export * from "./mechanism/null.js";
+export * from "./mechanism/auth.js";
+export * from "./mechanism/plain.js";
 export * from "./session.js";

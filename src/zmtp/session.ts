@@ -1,7 +1,9 @@
 // One ZMTP connection as a sans-I/O state machine: greeting -> handshake -> traffic.
 // Bytes go in through input(); frames go out through `writer` (the transport drains it); what
 // happens is reported through the handler callbacks. Time is passed in, and poll(now) does what
-// is due (PING, timeouts) and returns when it next wants to be polled.
+// is due (PING, timeouts) and returns when it next wants to be polled. With `authenticate`, the
+// handshake pauses at the mechanism's decision point until the application answers through
+// authenticated(), which may come later (the session stays synchronous; it just waits).
 
 import { ascii } from "./bytes.js";
 import { COMMAND, MORE } from "./frame.js";
@@ -10,7 +12,8 @@ import { FrameDecoder, type Allocator } from "./decoder.js";
 import { ZmtpError, protocolError } from "./errors.js";
 import { GREETING_SIZE, checkGreetingPrefix, encodeGreeting, parseGreeting } from "./greeting.js";
 import type { Metadata, Property } from "./metadata.js";
-import type { Mechanism, MechanismContext } from "./mechanism/mechanism.js";
+import { normalizeVerdict, type AuthRequest, type AuthVerdict, type PeerCredentials } from "./mechanism/auth.js";
+import type { Mechanism, MechanismContext, MechanismStep } from "./mechanism/mechanism.js";
 import { NullMechanism, peerError } from "./mechanism/null.js";
 import { compatible, type SocketType } from "./socket-type.js";
 import { FrameWriter } from "./writer.js";
@@ -20,6 +23,13 @@ export interface SessionOptions {
   /** Sent as the Identity property (REQ, DEALER and ROUTER send it, possibly empty, like libzmq). */
   identity?: Uint8Array | undefined;
   mechanism?: Mechanism | undefined;
+  /**
+   * Ask the application (handler.authenticate, answered by authenticated()) before admitting the
+   * peer. NULL: our READY waits for the peer's READY and an allow. PLAIN server: asked after
+   * INITIATE; without it any credentials are admitted. With no handler.authenticate, peers are
+   * refused (status 500).
+   */
+  authenticate?: boolean | undefined;
   /** Largest frame accepted; negative or undefined = unlimited. */
   maxMessageSize?: number | undefined;
   /** Greeting + handshake must complete within this many ms; 0 = no limit. Default 30000. */
@@ -53,6 +63,9 @@ export interface SessionHandler {
   error(err: ZmtpError): void;
   /** The session's next deadline moved earlier: poll() it again. */
   reschedule?(): void;
+  /** Decide whether to admit the peer (only with SessionOptions.authenticate); answer with
+   * session.authenticated(), now or later. Commands from the peer meanwhile are a protocol error. */
+  authenticate?(req: AuthRequest): void;
 }
 
 export type SessionState = "idle" | "greeting" | "handshake" | "ready" | "closed";
@@ -72,6 +85,8 @@ export class Session {
   private readonly greeting = new Uint8Array(GREETING_SIZE);
   private greetingLength = 0;
   private parts: Uint8Array[] = [];
+  /** What the peer presented while the application decides; undefined when not waiting. */
+  private pendingAuth: PeerCredentials | undefined;
 
   private startedAt = 0;
   private lastRecv = 0;
@@ -96,7 +111,7 @@ export class Session {
       metadata.push(["Identity", opts.identity ?? EMPTY]);
     }
     if (opts.properties) metadata.push(...opts.properties);
-    this.ctx = { metadata, send: (cmd) => this.writer.frame(COMMAND, cmd) };
+    this.ctx = { metadata, authenticate: opts.authenticate === true, send: (cmd) => this.writer.frame(COMMAND, cmd) };
   }
 
   /** Sends our greeting (all 64 octets at once) and starts the handshake clock. */
@@ -191,6 +206,28 @@ export class Session {
     return next;
   }
 
+  /** Whether the handshake is paused for the application's verdict (handler.authenticate). */
+  get authenticating(): boolean {
+    return this.pendingAuth !== undefined && this.state === "handshake";
+  }
+
+  /**
+   * The application's answer to handler.authenticate. Allowed: the handshake goes on (and may
+   * complete at once). Refused: ERROR "<status>" is staged and the session fails with EACCES.
+   * Ignored if no question is pending, e.g. because the session closed meanwhile.
+   */
+  authenticated(verdict: AuthVerdict): void {
+    const pending = this.pendingAuth;
+    if (pending === undefined || this.state !== "handshake") return;
+    this.pendingAuth = undefined;
+    const v = normalizeVerdict(verdict);
+    const m = this.mechanism;
+    if (!m.onVerdict) {
+      return this.fail(protocolError("unexpected-command", `mechanism ${m.name} cannot take an authentication verdict`));
+    }
+    this.step(m.onVerdict(v, pending, this.ctx));
+  }
+
   /** Closes the session locally; later input is ignored. */
   close(): void {
     this.state = "closed";
@@ -218,13 +255,15 @@ export class Session {
   };
 
   private onCommandFrame(body: Uint8Array): void {
-    const cmd = parseCommand(body);
+    const cmd = this.state === "handshake" && this.mechanism.parseCommand ? this.mechanism.parseCommand(body) : parseCommand(body);
     if (cmd instanceof ZmtpError) return this.fail(cmd);
     if (this.state === "handshake") {
-      const step = this.mechanism.onCommand(cmd, this.ctx);
-      if (!step) return;
-      if ("error" in step) return this.fail(step.error);
-      return this.handshakeDone(step.done);
+      if (this.pendingAuth !== undefined) {
+        // The peer must wait for our answer; ERROR is its way of giving up, anything else a violation.
+        if (cmd.name === "ERROR") return this.fail(peerError(cmd.data));
+        return this.fail(protocolError("unexpected-command", `peer sent ${cmd.name} while its authentication was pending`));
+      }
+      return this.step(this.mechanism.onCommand(cmd, this.ctx));
     }
     switch (cmd.name) {
       case "PING": {
@@ -248,16 +287,52 @@ export class Session {
     }
   }
 
-  private handshakeDone(meta: Metadata): void {
+  private step(step: MechanismStep): void {
+    if (!step) return;
+    if ("error" in step) return this.fail(step.error);
+    if ("auth" in step) return this.askApplication(step.auth);
+    return this.handshakeDone(step.done);
+  }
+
+  /** The mechanism wants a verdict: check the peer's metadata first (no point asking about a
+   * peer we would refuse anyway), then ask. The answer may come back before this returns. */
+  private askApplication(creds: PeerCredentials): void {
+    const peerType = this.peerType(creds.metadata);
+    if (peerType === undefined) return;
+    this.pendingAuth = creds;
+    const req: AuthRequest = {
+      mechanism: this.mechanism.name,
+      identity: creds.metadata.get("identity") ?? EMPTY,
+      socketType: peerType,
+      metadata: creds.metadata,
+      ...(creds.username !== undefined ? { username: creds.username } : {}),
+      ...(creds.password !== undefined ? { password: creds.password } : {}),
+    };
+    if (this.handler.authenticate) this.handler.authenticate(req);
+    else this.authenticated({ allow: false, status: 500, reason: "nobody to ask (no authenticate handler)" });
+  }
+
+  /** The peer's Socket-Type if present and compatible; otherwise refuses the peer (undefined). */
+  private peerType(meta: Metadata): string | undefined {
     const typeBytes = meta.get("socket-type");
-    if (!typeBytes) return this.refuse(protocolError("socket-type-missing", "peer sent no Socket-Type"), "Missing Socket-Type");
+    if (!typeBytes) {
+      this.refuse(protocolError("socket-type-missing", "peer sent no Socket-Type"), "Missing Socket-Type");
+      return undefined;
+    }
     const peerType = new TextDecoder("latin1").decode(typeBytes);
     if (!compatible(this.opts.socketType, peerType)) {
-      return this.refuse(
+      this.refuse(
         new ZmtpError("ENOCOMPATPROTO", "socket-type-mismatch", `${this.opts.socketType} cannot talk to ${peerType}`),
         "Invalid socket type",
       );
+      return undefined;
     }
+    return peerType;
+  }
+
+  private handshakeDone(meta: Metadata): void {
+    const peerType = this.peerType(meta);
+    if (peerType === undefined) return;
     this.state = "ready";
     this.peer = {
       socketType: peerType as SocketType,

@@ -1,4 +1,4 @@
-// Drives test/interop/peer.py (a libzmq ROUTER/DEALER through pyzmq) from tests: start it, wait
+// Drives test/interop/peer.py (a libzmq socket of any type through pyzmq) from tests: start it, wait
 // for its endpoint, and script it over JSON lines (send, recv, monitor events, bursts). Every
 // child is killed when the test process exits, whatever happens; stop() ends one politely.
 
@@ -21,8 +21,11 @@ export function pyzmqStatus(): { ok: true; version: string } | { ok: false; reas
   return { ok: true, version: r.stdout.trim() };
 }
 
+/** The libzmq socket types peer.py can be. */
+export type PeerType = "REQ" | "REP" | "DEALER" | "ROUTER" | "PUB" | "SUB" | "XPUB" | "XSUB" | "PUSH" | "PULL" | "PAIR";
+
 export interface PeerOptions {
-  type: "ROUTER" | "DEALER";
+  type: PeerType;
   bind?: string;
   connect?: string;
   identity?: string;
@@ -31,6 +34,34 @@ export interface PeerOptions {
   hbTimeout?: number;
   hbTtl?: number;
   reconnectIvl?: number;
+  /** Read the socket only for a pending recv/drain, so unread messages stay in libzmq (backpressure). */
+  lazy?: boolean;
+  sndhwm?: number;
+  rcvhwm?: number;
+  /** ZMQ_LINGER ms; peer.py's default is 0. */
+  linger?: number;
+  /** ZMQ_ROUTER_MANDATORY; peer.py's default is on. */
+  routerMandatory?: boolean;
+  /** ZMQ_CONNECT_ROUTING_ID for the connect (ROUTER). */
+  connectRoutingId?: string;
+  xpubVerbose?: boolean;
+  xpubVerboser?: boolean;
+  immediate?: boolean;
+  /** ZMQ_SUBSCRIBE topics set before bind/connect (SUB). */
+  subscribe?: string[];
+  /** PLAIN server with a ZAP handler (pyzmq ThreadAuthenticator) that allows exactly these "user:pass". */
+  plainServer?: boolean;
+  zapUsers?: string[];
+  /** PLAIN client credentials. */
+  plainUsername?: string;
+  plainPassword?: string;
+}
+
+/** One decision of the peer's ZAP handler. */
+export interface ZapDecision {
+  allowed: boolean;
+  username: string | null;
+  text: string;
 }
 
 type Reply = Record<string, unknown> & { error?: string };
@@ -79,6 +110,20 @@ export class Peer {
     if (opts.hbTimeout !== undefined) args.push("--hb-timeout", String(opts.hbTimeout));
     if (opts.hbTtl !== undefined) args.push("--hb-ttl", String(opts.hbTtl));
     if (opts.reconnectIvl !== undefined) args.push("--reconnect-ivl", String(opts.reconnectIvl));
+    if (opts.lazy) args.push("--lazy");
+    if (opts.sndhwm !== undefined) args.push("--sndhwm", String(opts.sndhwm));
+    if (opts.rcvhwm !== undefined) args.push("--rcvhwm", String(opts.rcvhwm));
+    if (opts.linger !== undefined) args.push("--linger", String(opts.linger));
+    if (opts.routerMandatory !== undefined) args.push("--router-mandatory", opts.routerMandatory ? "1" : "0");
+    if (opts.connectRoutingId !== undefined) args.push("--connect-routing-id", opts.connectRoutingId);
+    if (opts.xpubVerbose) args.push("--xpub-verbose");
+    if (opts.xpubVerboser) args.push("--xpub-verboser");
+    if (opts.immediate) args.push("--immediate");
+    for (const topic of opts.subscribe ?? []) args.push("--subscribe", topic);
+    if (opts.plainServer) args.push("--plain-server");
+    for (const u of opts.zapUsers ?? []) args.push("--zap-user", u);
+    if (opts.plainUsername !== undefined) args.push("--plain-username", opts.plainUsername);
+    if (opts.plainPassword !== undefined) args.push("--plain-password", opts.plainPassword);
     this.child = spawn(PYTHON, ["-u", ...args], { stdio: ["pipe", "pipe", "pipe"] });
     live.add(this.child);
     this.child.stdin.on("error", () => {}); // EPIPE after the peer died: reported through exit
@@ -170,6 +215,11 @@ export class Peer {
   /** libzmq monitor events since the last call (names like HANDSHAKE_SUCCEEDED, DISCONNECTED). */
   async events(): Promise<string[]> {
     return (await this.ok({ op: "events" })).events as string[];
+  }
+
+  /** The ZAP handler's decisions since the last call (--plain-server only). */
+  async zap(): Promise<ZapDecision[]> {
+    return (await this.ok({ op: "zap" })).zap as ZapDecision[];
   }
 
   /** The peer sends n counted messages (window unanswered at most) and checks the n replies' order. */

@@ -4,7 +4,7 @@
 
 import t from "tap";
 import { Buffer } from "node:buffer";
-import { Dealer, Proxy, Router, type Socket } from "../../src/index.js";
+import { Dealer, Proxy, Router, type Socket, Publisher } from "../../src/index.js";
 import { isPending, scope, sleep, until, watch, within } from "./fake-peer.js";
 
 const WAIT = 5000;
@@ -51,9 +51,7 @@ t.test("incompatible socket types are refused on both sides, without reconnectin
   const r = s.sock(new Router());
   const rev = watch(r);
   await r.bind(addr);
-  // TODO(lead): use a Publisher once it exists; a Dealer relabelled PUB stands in for it.
-  const d = s.sock(new Dealer());
-  (d as unknown as { type: string }).type = "PUB";
+  const d = s.sock(new Publisher());
   const dev = watch(d);
   d.connect(addr);
   const e1 = await dev.wait("handshake:error:protocol");
