@@ -11,7 +11,7 @@ import t from "tap";
 import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import { Dealer, Router, type Socket } from "../../src/index.js";
-import { EventLog, Peer, freePort, pyzmqStatus, sleep, within, type PeerOptions } from "./peer.js";
+import { EventLog, Peer, freePort, peerScope, requirePyzmq, sleep, within } from "./peer.js";
 
 /** What a subtest callback gets (the last overload of t.test takes only the callback). */
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -19,39 +19,14 @@ type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 const WAIT = 10_000; // generous: 2 cores shared with other test runs
 const LOCAL = "tcp://127.0.0.1:0";
 
-const py = pyzmqStatus();
-const skip: string | false = py.ok ? false : `pyzmq not installed: ${py.reason}`;
-if (!py.ok && process.env.CI === "true") {
-  t.fail(`pyzmq missing in CI: apt-get install -y python3-zmq (${py.reason})`);
-} else if (py.ok) {
-  t.comment(`libzmq ${py.version} via /usr/bin/python3 + pyzmq`);
-}
+const skip = requirePyzmq(t);
 
 function test(name: string, fn: (t: Test) => Promise<void>): void {
   if (skip) t.test(name, { skip }, async () => {});
   else t.test(name, fn);
 }
 
-/** Per-test resources, all released in teardown (sockets closed, peers ended). */
-function scope(t: Test) {
-  const socks: Socket[] = [];
-  const peers: Peer[] = [];
-  t.teardown(async () => {
-    for (const s of socks) s.close();
-    await Promise.all(peers.map((p) => p.stop()));
-  });
-  return {
-    sock<S extends Socket>(s: S): S {
-      socks.push(s);
-      return s;
-    },
-    async peer(opts: PeerOptions): Promise<Peer> {
-      const p = await Peer.start(opts);
-      peers.push(p);
-      return p;
-    },
-  };
-}
+const scope = peerScope;
 
 const recv = (s: Socket, what = "a message"): Promise<Buffer[]> => within(s.receive(), WAIT, what);
 

@@ -21,6 +21,43 @@ export function pyzmqStatus(): { ok: true; version: string } | { ok: false; reas
   return { ok: true, version: r.stdout.trim() };
 }
 
+/**
+ * The pyzmq check every interop test file starts with: notes the libzmq version, fails the file
+ * under CI=true when pyzmq is missing (CI must never skip interop), and returns the reason to skip
+ * tests with, or false when pyzmq is there.
+ */
+export function requirePyzmq(t: { fail(msg: string): unknown; comment(msg: string): unknown }): string | false {
+  const py = pyzmqStatus();
+  if (py.ok) {
+    t.comment(`libzmq ${py.version} via ${PYTHON} + pyzmq`);
+    return false;
+  }
+  if (process.env.CI === "true") t.fail(`pyzmq missing in CI: apt-get install -y python3-zmq (${py.reason})`);
+  else t.comment(`skipping libzmq interop: pyzmq not installed: ${py.reason}`);
+  return `pyzmq not installed: ${py.reason}`;
+}
+
+/** Per-test resources for interop tests: emq sockets closed and libzmq peers stopped in teardown. */
+export function peerScope(t: { teardown(fn: () => unknown): void }) {
+  const socks: Socket[] = [];
+  const peers: Peer[] = [];
+  t.teardown(async () => {
+    for (const s of socks) s.close();
+    await Promise.all(peers.map((p) => p.stop()));
+  });
+  return {
+    sock<S extends Socket>(s: S): S {
+      socks.push(s);
+      return s;
+    },
+    async peer(opts: PeerOptions): Promise<Peer> {
+      const p = await Peer.start(opts);
+      peers.push(p);
+      return p;
+    },
+  };
+}
+
 /** The libzmq socket types peer.py can be. */
 export type PeerType = "REQ" | "REP" | "DEALER" | "ROUTER" | "PUB" | "SUB" | "XPUB" | "XSUB" | "PUSH" | "PULL" | "PAIR";
 

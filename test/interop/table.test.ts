@@ -15,20 +15,14 @@
 import t from "tap";
 import { Buffer } from "node:buffer";
 import { open, WAIT, type Driver, type Frame, type Impl, type SideOptions, type SockType, type Where } from "./drivers.js";
-import { pyzmqStatus, sleep } from "./peer.js";
+import { requirePyzmq, sleep } from "./peer.js";
 
 /** What a subtest callback gets (the last overload of t.test takes only the callback). */
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
 const LOCAL = "tcp://127.0.0.1:0";
 
-const py = pyzmqStatus();
-const noZmq: string | false = py.ok ? false : `pyzmq not installed: ${py.reason}`;
-if (!py.ok && process.env.CI === "true") {
-  t.fail(`pyzmq missing in CI: apt-get install -y python3-zmq (${py.reason})`);
-} else if (py.ok) {
-  t.comment(`libzmq ${py.version} via /usr/bin/python3 + pyzmq`);
-}
+const noZmq = requirePyzmq(t);
 
 // Rows run 4 at a time: most of a row's time is spent waiting (child start-up, quiet periods), and
 // each row has its own sockets, ports and processes.
