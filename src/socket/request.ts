@@ -36,6 +36,8 @@ export class Request extends RoundRobinSocket {
   /** The current request's reply was taken in; later ones are dropped. */
   private _answered = false;
   private _receiving = false;
+  /** Counts requests, so that a failed send() only undoes the turn it took itself. */
+  private _requests = 0;
   private _nextId = (Math.random() * 0x1_0000_0000) >>> 0;
 
   constructor(options?: RequestOptions) {
@@ -69,7 +71,12 @@ export class Request extends RoundRobinSocket {
     this._turn = "receive";
     this._answered = false;
     this._replyPipe = undefined;
-    return super.send([...envelope, ...frames], options);
+    const request = ++this._requests;
+    return super.send([...envelope, ...frames], options).catch((err: unknown) => {
+      // It never went out (timeout, abort, close): the turn goes back to sending.
+      if (request === this._requests) this._turn = "send";
+      throw err;
+    });
   }
 
   override receive(options?: WaitOptions): Promise<Buffer[]> {

@@ -78,6 +78,16 @@ t.test("REQ: what goes on the wire, and which replies are taken (hand-written RO
   t.same(strs(await recv(req)), ["for next"], "the reply to the second request, not the stale one");
 });
 
+t.test("REQ: a request that never goes out (no peer, sendTimeout) gives the turn back", async (t) => {
+  const s = scope(t);
+  const req = s.sock(new Request({ sendTimeout: 30 }));
+  await req.bind(addressFor("tcp")); // and no peer ever connects (a connect()ed pipe would queue it)
+  t.equal(await code(req.send("lost")), "EAGAIN");
+  t.equal(await code(req.receive()), "EFSM", "no request is out, so nothing to receive");
+  req.sendTimeout = 0;
+  t.equal(await code(req.send("again")), "EAGAIN", "send() is allowed again (and fails the same way)");
+});
+
 t.test("REQ correlate: a 4-byte id before the delimiter, replies must echo it", async (t) => {
   const s = scope(t);
   const l = await s.listener();
