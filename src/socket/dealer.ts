@@ -13,7 +13,11 @@ export interface RoutingIdOptions {
   routingId?: string | Buffer | undefined;
 }
 
-export interface DealerOptions extends SocketOptions, RoutingIdOptions {}
+export interface DealerOptions extends SocketOptions, RoutingIdOptions {
+  /** Keep only the newest message per peer, each way (queues never fill, so nothing waits and
+   * older messages are dropped): for "latest value" feeds. Default false. */
+  conflate?: boolean;
+}
 
 /** Round-robin over a set of pipes, skipping those without room. Shared by DEALER-like types. */
 export abstract class RoundRobinSocket extends Socket {
@@ -74,6 +78,8 @@ export abstract class RoundRobinSocket extends Socket {
 }
 
 export class Dealer extends RoundRobinSocket {
+  conflate = false;
+
   constructor(options?: DealerOptions) {
     super("DEALER");
     this._applyOptions(options);

@@ -191,7 +191,7 @@ export abstract class FanOutSocket extends Socket {
         if (n > 1 && conn.sendEncoded) conn.sendEncoded((encoded ??= encodeOnce(msg)));
         else conn.send(msg);
       } else if (this._hasRoom(p)) {
-        p.out.push(msg);
+        this._enqueue(p, msg);
       }
       // else: this subscriber is full and misses the message
     }

@@ -7,9 +7,15 @@ import type { Buffer } from "node:buffer";
 import { SocketError } from "./errors.js";
 import { FanOutSocket, type FanOutOptions } from "./fan-out.js";
 
-export interface PublisherOptions extends FanOutOptions {}
+export interface PublisherOptions extends FanOutOptions {
+  /** Keep only the newest message per peer, each way (queues never fill, so nothing waits and
+   * older messages are dropped): for "latest value" feeds. Default false. */
+  conflate?: boolean;
+}
 
 export class Publisher extends FanOutSocket {
+  conflate = false;
+
   constructor(options?: PublisherOptions) {
     super("PUB");
     this._applyOptions(options);

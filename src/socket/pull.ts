@@ -6,11 +6,17 @@ import type { SocketOptions } from "./options.js";
 import type { Message } from "./message.js";
 import { Socket, type WaitOptions } from "./socket.js";
 
-export interface PullOptions extends SocketOptions {}
+export interface PullOptions extends SocketOptions {
+  /** Keep only the newest message per peer, each way (queues never fill, so nothing waits and
+   * older messages are dropped): for "latest value" feeds. Default false. */
+  conflate?: boolean;
+}
 
 const notSupported = () => new SocketError("ENOTSUP", "a Pull socket cannot send messages");
 
 export class Pull extends Socket {
+  conflate = false;
+
   constructor(options?: PullOptions) {
     super("PULL");
     this._applyOptions(options);

@@ -8,9 +8,15 @@ import { SocketError } from "./errors.js";
 import type { SocketOptions } from "./options.js";
 import type { Pipe } from "./pipe.js";
 
-export interface PushOptions extends SocketOptions {}
+export interface PushOptions extends SocketOptions {
+  /** Keep only the newest message per peer, each way (queues never fill, so nothing waits and
+   * older messages are dropped): for "latest value" feeds. Default false. */
+  conflate?: boolean;
+}
 
 export class Push extends RoundRobinSocket {
+  conflate = false;
+
   constructor(options?: PushOptions) {
     super("PUSH");
     this._applyOptions(options);

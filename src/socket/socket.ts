@@ -157,10 +157,16 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
 
   // ---- helpers for strategies -----------------------------------------------------------------
 
+  /** `conflate` (an option of DEALER, PUSH, PULL, PUB and SUB): each pipe holds only its newest
+   * message each way, so there is always room and nothing waits. */
+  protected get _conflating(): boolean {
+    return (this as { conflate?: unknown }).conflate === true;
+  }
+
   /** Room in this pipe's outgoing queue? */
   protected _hasRoom(pipe: Pipe): boolean {
     const hwm = this.sendHighWaterMark;
-    return hwm <= 0 || pipe.out.length < hwm;
+    return hwm <= 0 || pipe.out.length < hwm || this._conflating;
   }
 
   /** Writes a message to a pipe now if it can take it, else queues it (the caller checked room). */
@@ -168,8 +174,14 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     if (pipe.out.length === 0 && pipe.writable) {
       pipe.conn!.send(msg, start);
     } else {
-      pipe.out.push(start === 0 ? msg : msg.slice(start));
+      this._enqueue(pipe, start === 0 ? msg : msg.slice(start));
     }
+  }
+
+  /** Queues a message for a pipe that cannot take it now; under conflate it replaces the last. */
+  protected _enqueue(pipe: Pipe, msg: Buffer[]): void {
+    if (this._conflating) pipe.out.drain();
+    pipe.out.push(msg);
   }
 
   // ---- public API -----------------------------------------------------------------------------
@@ -409,13 +421,14 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
       w.resolve(msg);
       return;
     }
+    if (this._conflating) pipe.inq.drain(); // only the newest is kept; never paused
     pipe.inq.push(msg);
     if (!pipe.inReady) {
       pipe.inReady = true;
       this._inReady.push(pipe);
     }
     const hwm = this.receiveHighWaterMark;
-    if (hwm > 0 && pipe.inq.length >= hwm && !pipe.paused && pipe.conn) {
+    if (hwm > 0 && pipe.inq.length >= hwm && !pipe.paused && pipe.conn && !this._conflating) {
       pipe.paused = true;
       pipe.conn.pause();
     }

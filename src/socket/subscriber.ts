@@ -13,12 +13,17 @@ import { Added, Removed, topicBytes } from "./subscriptions.js";
 import { SELF, UpstreamSocket } from "./upstream.js";
 
 export interface SubscriberOptions extends SocketOptions {
+  /** Keep only the newest message per peer, each way (queues never fill, so nothing waits and
+   * older messages are dropped): for "latest value" feeds. Default false. */
+  conflate?: boolean;
   /** Receive the messages that match NONE of our subscriptions (the publisher must set
    * invertMatching too). Default false. */
   invertMatching?: boolean;
 }
 
 export class Subscriber extends UpstreamSocket {
+  conflate = false;
+
   invertMatching = false;
 
   constructor(options?: SubscriberOptions) {

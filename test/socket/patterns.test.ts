@@ -428,3 +428,45 @@ t.test("fuzz: random frames from a fake REQ/DEALER/PUSH peer never break REP or 
   );
   t.pass("25 random runs");
 });
+
+for (const tr of TRANSPORTS) {
+  t.test(`conflate (${tr}): a PULL or SUB that is not reading keeps only the newest message`, async (t) => {
+    const s = scope(t);
+    const pull = s.sock(new Pull({ conflate: true }));
+    const ep = await bound(pull, tr);
+    const push = s.sock(new Push({ conflate: true, sendHighWaterMark: 1 }));
+    push.connect(ep);
+    for (let i = 0; i < 500; i++) await push.send(String(i)); // never waits: conflate ignores the HWM
+    await until(() => pull.readable, "something at the PULL");
+    let last = "";
+    let reads = 0;
+    while (last !== "499") {
+      await sleep(10);
+      last = String((await recv(pull))[0]);
+      reads++;
+    }
+    t.ok(reads < 100, `the newest message arrives after ${reads} reads, not 500`);
+    t.notOk(pull.readable, "and nothing older is left behind it");
+
+    const { Publisher, Subscriber } = await import("../../src/index.js");
+    const pub = s.sock(new Publisher({ conflate: true }));
+    const pep = await bound(pub, tr);
+    const sub = s.sock(new Subscriber({ conflate: true }));
+    sub.subscribe("");
+    sub.connect(pep);
+    await until(() => {
+      void pub.send("probe");
+      return sub.readable;
+    }, "the subscription to reach the publisher");
+    for (let i = 0; i < 300; i++) await pub.send(`v${i}`);
+    let got = "";
+    let subReads = 0;
+    while (got !== "v299") {
+      await sleep(10);
+      got = String((await recv(sub))[0]);
+      subReads++;
+    }
+    t.ok(subReads < 100, `the newest value arrives after ${subReads} reads, not 300`);
+    t.notOk(sub.readable, "only the newest was kept");
+  });
+}
