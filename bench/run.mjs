@@ -2,16 +2,17 @@
 // drifts by 2x between runs, so only ratios measured side by side mean anything), then prints a
 // table with the ratio emq / baseline against its target and writes .bench-out/results.json.
 //
-//   node bench/run.mjs [--quick] [--only=throughput|latency] [--reps=N] [--profile] [--strict] [--timeout=S]
+//   node bench/run.mjs [--quick] [--only=throughput,latency,pushpull,pubsub] [--reps=N] [--profile] [--strict] [--timeout=S]
 //
-//   --quick     fewer messages, one repetition: a smoke run (~30 s)
-//   --only=X    just throughput or just latency
+//   --quick     fewer messages, one repetition: a smoke run (~15-30 s)
+//   --only=X,Y  just these benchmarks (comma-separated): throughput (DEALER -> ROUTER), latency,
+//               pushpull (PUSH -> PULL), pubsub (PUB -> 1 and 4 SUB)
 //   --reps=N    repetitions per case (default 5; the median is reported)
 //   --profile   run every measuring process under `node --cpu-prof` (profiles in .bench-out/prof/,
 //               named by test, role, implementation and size; summarize one or several with
 //               `node bench/profile-summary.mjs .bench-out/prof/tput-send-emq-16B-*.cpuprofile`)
 //   --strict    exit with status 1 if a target is missed (default: only errors fail the run)
-//   --timeout=S overall watchdog in seconds (default 300, or 90 with --quick): past it, every child
+//   --timeout=S overall watchdog in seconds (default 420, or 120 with --quick): past it, every child
 //               is killed, what was measured so far is printed, and the exit status is 2
 
 import { mkdirSync, writeFileSync, rmSync } from "node:fs";
@@ -22,6 +23,8 @@ import { fileURLToPath } from "node:url";
 import { fmtInt, fmtNum, killAll, median, sizeLabel } from "./common.mjs";
 import { measureThroughput } from "./throughput.mjs";
 import { measureLatency } from "./latency.mjs";
+import { measurePushPull } from "./pushpull.mjs";
+import { measurePubSub } from "./pubsub.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT_DIR = join(ROOT, ".bench-out");
@@ -39,6 +42,19 @@ const LATENCY_CASES = [
 ];
 /** emq's p50 round trip may be at most this many times the baseline's. */
 const LATENCY_TARGET = 1.25;
+/** PUSH -> PULL is the DEALER -> ROUTER code path (round robin out, fair queue in): same targets. */
+const PUSHPULL_CASES = [
+  { size: 16, count: 800_000, quick: 400_000, target: 0.6 },
+  { size: 1024, count: 250_000, quick: 120_000, target: 0.7 },
+];
+/** PUB -> N SUB, paced so that nothing is dropped (see pubsub.mjs). No target yet: ratios reported. */
+const PUBSUB_CASES = [
+  { size: 16, subs: 1, count: 500_000, quick: 250_000, target: null },
+  { size: 16, subs: 4, count: 200_000, quick: 100_000, target: null },
+  { size: 1024, subs: 1, count: 250_000, quick: 120_000, target: null },
+  { size: 1024, subs: 4, count: 80_000, quick: 40_000, target: null },
+];
+const BENCHES = ["throughput", "latency", "pushpull", "pubsub"];
 
 function parseArgs(argv) {
   const o = { quick: false, only: undefined, reps: undefined, profile: false, strict: false, timeout: undefined };
@@ -46,18 +62,19 @@ function parseArgs(argv) {
     if (a === "--quick") o.quick = true;
     else if (a === "--profile") o.profile = true;
     else if (a === "--strict") o.strict = true;
-    else if (a.startsWith("--only=")) o.only = a.slice(7);
+    else if (a.startsWith("--only=")) o.only = a.slice(7).split(",").filter(Boolean);
     else if (a.startsWith("--reps=")) o.reps = Number(a.slice(7));
     else if (a.startsWith("--timeout=")) o.timeout = Number(a.slice(10));
     else if (a === "--help" || a === "-h") {
-      console.log("usage: node bench/run.mjs [--quick] [--only=throughput|latency] [--reps=N] [--profile] [--strict] [--timeout=S]");
+      console.log(`usage: node bench/run.mjs [--quick] [--only=${BENCHES.join(",")}] [--reps=N] [--profile] [--strict] [--timeout=S]`);
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
-  if (o.only !== undefined && o.only !== "throughput" && o.only !== "latency") throw new Error(`--only must be throughput or latency`);
+  for (const b of o.only ?? []) if (!BENCHES.includes(b)) throw new Error(`--only takes a comma-separated list of ${BENCHES.join(", ")}`);
+  if (o.only?.length === 0) throw new Error("--only needs at least one benchmark");
   o.reps ??= o.quick ? 1 : 5;
   if (!(o.reps >= 1)) throw new Error("--reps must be >= 1");
-  o.timeout ??= o.quick ? 90 : 300;
+  o.timeout ??= o.quick ? 120 : 420;
   if (!(o.timeout > 0)) throw new Error("--timeout must be > 0");
   return o;
 }
@@ -78,7 +95,8 @@ export async function main(argv = process.argv.slice(2)) {
   const opts = parseArgs(argv);
   const started = Date.now();
   const budgetMs = opts.timeout * 1000;
-  const results = { throughput: [], latency: [], errors: [] };
+  const results = { throughput: [], latency: [], pushpull: [], pubsub: [], errors: [] };
+  const want = (bench) => opts.only === undefined || opts.only.includes(bench);
   let finished = false;
 
   const report = () => printAndSave(opts, results, started);
@@ -112,7 +130,7 @@ export async function main(argv = process.argv.slice(2)) {
   const orderFor = (rep) => (rep % 2 === 0 ? ["net", "emq"] : ["emq", "net"]);
 
   for (let rep = 0; rep < opts.reps; rep++) {
-    if (opts.only !== "latency") {
+    if (want("throughput")) {
       for (const c of THROUGHPUT_CASES) {
         const count = opts.quick ? c.quick : c.count;
         for (const impl of orderFor(rep)) {
@@ -130,7 +148,7 @@ export async function main(argv = process.argv.slice(2)) {
         }
       }
     }
-    if (opts.only !== "throughput") {
+    if (want("latency")) {
       for (const c of LATENCY_CASES) {
         const count = opts.quick ? c.quick : c.count;
         const warmup = opts.quick ? c.quickWarmup : c.warmup;
@@ -150,11 +168,52 @@ export async function main(argv = process.argv.slice(2)) {
         }
       }
     }
+    if (want("pushpull")) {
+      for (const c of PUSHPULL_CASES) {
+        const count = opts.quick ? c.quick : c.count;
+        for (const impl of orderFor(rep)) {
+          try {
+            const r = await measurePushPull({ impl, size: c.size, count, profileDir });
+            results.pushpull.push({ rep, ...r });
+            log(
+              `rep ${rep + 1}/${opts.reps} push/pull  ${sizeLabel(c.size).padStart(6)} ${impl.padEnd(3)} ` +
+                `${fmtInt(r.msgsPerSec).padStart(10)} msg/s ${fmtNum(r.mbPerSec, 1).padStart(7)} MB/s (${fmtNum(r.seconds)} s)`,
+            );
+          } catch (err) {
+            results.errors.push(`pushpull ${impl} ${c.size}: ${err.message}`);
+            log(`rep ${rep + 1} pushpull ${c.size} ${impl}: ERROR ${err.message}`);
+          }
+        }
+      }
+    }
+    if (want("pubsub")) {
+      for (const c of PUBSUB_CASES) {
+        const count = opts.quick ? c.quick : c.count;
+        for (const impl of orderFor(rep)) {
+          const what = `pubsub ${impl} ${c.size} B x${c.subs}`;
+          try {
+            const r = await measurePubSub({ impl, size: c.size, subs: c.subs, count, profileDir });
+            results.pubsub.push({ rep, ...r });
+            // Pacing makes drops impossible by design; if some happen anyway, the run is not a result.
+            if (r.drops > 0) results.errors.push(`${what}: ${r.drops} of ${r.published * c.subs} deliveries lost`);
+            log(
+              `rep ${rep + 1}/${opts.reps} pub/sub x${c.subs} ${sizeLabel(c.size).padStart(6)} ${impl.padEnd(3)} ` +
+                `${fmtInt(r.msgsPerSec).padStart(10)} msg/s ${fmtInt(r.deliveriesPerSec).padStart(10)} deliveries/s ` +
+                `pub ${fmtNum(r.pubCpuUsPerMsg)} us/msg (${fmtNum(r.seconds)} s)` +
+                (r.drops > 0 ? `  DROPPED ${r.drops}` : ""),
+            );
+          } catch (err) {
+            results.errors.push(`${what}: ${err.message}`);
+            log(`rep ${rep + 1} ${what}: ERROR ${err.message}`);
+          }
+        }
+      }
+    }
   }
   finished = true;
   clearTimeout(watchdog);
   const summary = report();
-  const missed = summary.throughput.some((r) => r.pass === false) || summary.latency.some((r) => r.pass === false);
+  const missed = [summary.throughput, summary.latency, summary.pushpull, summary.pubsub].some((rows) => rows.some((r) => r.pass === false));
   process.exitCode = results.errors.length > 0 ? 1 : opts.strict && missed ? 1 : 0;
   return summary;
 }
@@ -205,7 +264,46 @@ function summarize(results) {
       pass: Number.isFinite(ratio) ? ratio <= LATENCY_TARGET : null,
     };
   });
-  return { throughput, latency };
+  const pushpull = PUSHPULL_CASES.map((c) => {
+    const of = (impl) => results.pushpull.filter((r) => r.impl === impl && r.size === c.size);
+    const { ratio, ratios } = pairedRatio(results.pushpull, c.size, "msgsPerSec");
+    return {
+      size: c.size,
+      emqMsgsPerSec: median(of("emq").map((r) => r.msgsPerSec)),
+      emqMBPerSec: median(of("emq").map((r) => r.mbPerSec)),
+      netMsgsPerSec: median(of("net").map((r) => r.msgsPerSec)),
+      netMBPerSec: median(of("net").map((r) => r.mbPerSec)),
+      ratio,
+      ratios,
+      target: c.target,
+      pass: Number.isFinite(ratio) ? ratio >= c.target : null,
+    };
+  });
+  const pubsub = PUBSUB_CASES.map((c) => {
+    // Runs with drops are not results (and are reported as errors).
+    const rows = results.pubsub.filter((r) => r.subs === c.subs && r.drops === 0);
+    const of = (impl) => rows.filter((r) => r.impl === impl && r.size === c.size);
+    const med = (impl, key) => median(of(impl).map((r) => r[key]));
+    const { ratio, ratios } = pairedRatio(rows, c.size, "msgsPerSec");
+    return {
+      size: c.size,
+      subs: c.subs,
+      emqMsgsPerSec: med("emq", "msgsPerSec"),
+      emqDeliveriesPerSec: med("emq", "deliveriesPerSec"),
+      emqPubCpuUsPerMsg: med("emq", "pubCpuUsPerMsg"),
+      emqSubCpuUsPerDelivery: med("emq", "subCpuUsPerDelivery"),
+      netMsgsPerSec: med("net", "msgsPerSec"),
+      netDeliveriesPerSec: med("net", "deliveriesPerSec"),
+      netPubCpuUsPerMsg: med("net", "pubCpuUsPerMsg"),
+      netSubCpuUsPerDelivery: med("net", "subCpuUsPerDelivery"),
+      drops: results.pubsub.filter((r) => r.subs === c.subs && r.size === c.size).reduce((a, r) => a + r.drops, 0),
+      ratio,
+      ratios,
+      target: c.target,
+      pass: Number.isFinite(ratio) && c.target !== null ? ratio >= c.target : null,
+    };
+  });
+  return { throughput, latency, pushpull, pubsub };
 }
 
 function table(header, rows) {
@@ -255,6 +353,48 @@ function printAndSave(opts, results, started) {
           fmtNum(r.ratio),
           `<= ${r.target}`,
           verdict(r.pass),
+        ]),
+      ),
+    );
+  }
+  if (results.pushpull.length > 0) {
+    out.push(`\nThroughput: PUSH -> PULL over tcp loopback, sender and receiver in separate processes (${reps})`);
+    out.push("ratio = emq msg/s / baseline msg/s (one raw net connection), median over paired runs\n");
+    out.push(
+      table(
+        ["size", "emq msg/s", "emq MB/s", "net msg/s", "net MB/s", "ratio", "target", "result"],
+        summary.pushpull.map((r) => [
+          sizeLabel(r.size),
+          fmtInt(r.emqMsgsPerSec),
+          fmtNum(r.emqMBPerSec, 1),
+          fmtInt(r.netMsgsPerSec),
+          fmtNum(r.netMBPerSec, 1),
+          fmtNum(r.ratio),
+          `>= ${r.target}`,
+          verdict(r.pass),
+        ]),
+      ),
+    );
+  }
+  if (results.pubsub.length > 0) {
+    out.push(`\nThroughput: PUB -> N SUB over tcp loopback, publisher and the N subscribers in two processes (${reps})`);
+    out.push("paced so nothing is dropped; msg/s = messages published and delivered to all N; deliv/s = N x msg/s;");
+    out.push("pub us/msg = publisher process CPU time per published message (framing once, plus N copies and writes);");
+    out.push("ratio = emq msg/s / baseline msg/s (raw server, one framed buffer per message shared by the N writes)\n");
+    out.push(
+      table(
+        ["size", "subs", "emq msg/s", "emq deliv/s", "net msg/s", "net deliv/s", "ratio", "emq pub us/msg", "net pub us/msg", "drops"],
+        summary.pubsub.map((r) => [
+          sizeLabel(r.size),
+          String(r.subs),
+          fmtInt(r.emqMsgsPerSec),
+          fmtInt(r.emqDeliveriesPerSec),
+          fmtInt(r.netMsgsPerSec),
+          fmtInt(r.netDeliveriesPerSec),
+          fmtNum(r.ratio),
+          fmtNum(r.emqPubCpuUsPerMsg),
+          fmtNum(r.netPubCpuUsPerMsg),
+          String(r.drops),
         ]),
       ),
     );
