@@ -21,7 +21,6 @@ export interface DealerOptions extends SocketOptions, RoutingIdOptions {
 
 /** Round-robin over a set of pipes, skipping those without room. Shared by DEALER-like types. */
 export abstract class RoundRobinSocket extends Socket {
-  override routingId: string | Buffer | undefined = undefined;
   protected readonly _lb: Pipe[] = [];
   private _next = 0;
 
@@ -78,6 +77,7 @@ export abstract class RoundRobinSocket extends Socket {
 }
 
 export class Dealer extends RoundRobinSocket {
+  override routingId: string | Buffer | undefined = undefined;
   conflate = false;
 
   constructor(options?: DealerOptions) {

@@ -15,8 +15,9 @@
 // a lost connection takes the peer's subscriptions with it.
 
 import { Buffer } from "node:buffer";
-import { MORE, headerSize, writeHeader, type Command } from "../zmtp/index.js";
+import type { Command } from "../zmtp/index.js";
 import type { SocketOptions } from "./options.js";
+import { EncodedMessage, encodeOnce } from "./outgoing.js";
 import type { Pipe } from "./pipe.js";
 import { Socket } from "./socket.js";
 import { SubscriptionTable } from "./subscriptions.js";
@@ -37,23 +38,6 @@ export function subscriptionMessage(subscribe: boolean, topic: Uint8Array): Buff
   b[0] = subscribe ? 1 : 0;
   b.set(topic, 1);
   return b;
-}
-
-/** The whole message framed once for every network peer, in a buffer from Node's pool (much
- * cheaper than a fresh typed array for the small messages that dominate pub/sub). */
-function encodeOnce(frames: readonly Buffer[]): Buffer {
-  const last = frames.length - 1;
-  let size = 0;
-  for (let i = 0; i <= last; i++) size += headerSize(frames[i]!.length) + frames[i]!.length;
-  const out = Buffer.allocUnsafe(size);
-  let off = 0;
-  for (let i = 0; i <= last; i++) {
-    const body = frames[i]!;
-    off = writeHeader(out, off, i < last ? MORE : 0, body.length);
-    out.set(body, off);
-    off += body.length;
-  }
-  return out;
 }
 
 const view = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -179,11 +163,12 @@ export abstract class FanOutSocket extends Socket {
         }
       }
     }
-    // Encoded once for all network peers that can take it now; the rest queue the frames. (Measured
-    // on loopback with 4 subscribers: about even with encoding per connection, since the writer
-    // still copies small messages into each connection's slab; it saves the per-frame work of
-    // multipart messages.)
+    // With several recipients the message is framed once and those bytes go to every network peer,
+    // now or later from its queue. (Measured on loopback with 4 subscribers: about even with
+    // encoding per connection for small messages, since the writer still copies them into each
+    // connection's slab; it saves the per-frame work of multipart and larger messages.)
     let encoded: Uint8Array | undefined;
+    let queued: EncodedMessage | undefined;
     for (let i = 0; i < n; i++) {
       const p = targets[i]!;
       if (p.out.length === 0 && p.writable) {
@@ -191,7 +176,7 @@ export abstract class FanOutSocket extends Socket {
         if (n > 1 && conn.sendEncoded) conn.sendEncoded((encoded ??= encodeOnce(msg)));
         else conn.send(msg);
       } else if (this._hasRoom(p)) {
-        this._enqueue(p, msg);
+        this._enqueue(p, n > 1 ? (queued ??= new EncodedMessage(msg, (encoded ??= encodeOnce(msg)))) : msg);
       }
       // else: this subscriber is full and misses the message
     }

@@ -7,6 +7,7 @@ import type { Buffer } from "node:buffer";
 import type { Link } from "../transport/link.js";
 import type { Endpoint } from "../transport/endpoint.js";
 import type { PeerInfo } from "../zmtp/index.js";
+import type { Outgoing } from "./outgoing.js";
 import { Queue } from "./queue.js";
 
 export class Pipe {
@@ -22,7 +23,7 @@ export class Pipe {
   /** ROUTER: routing id chosen at connect() time (connect(addr, { routingId })). */
   presetRoutingId: Buffer | undefined;
 
-  readonly out = new Queue<Buffer[]>();
+  readonly out = new Queue<Outgoing>();
   readonly inq = new Queue<Buffer[]>();
   /** In the socket's queue of pipes with messages to read. */
   inReady = false;

@@ -24,6 +24,7 @@ export interface RequestOptions extends SocketOptions, RoutingIdOptions {
 const EMPTY = Buffer.alloc(0);
 
 export class Request extends RoundRobinSocket {
+  override routingId: string | Buffer | undefined = undefined;
   correlate = false;
   relaxed = false;
 

@@ -15,6 +15,7 @@ import { SocketError, closedError } from "./errors.js";
 import { toFrame, toFrames, type Message } from "./message.js";
 import { Observer, type EventType, type SocketEvent } from "./observer.js";
 import { DEFAULTS, reconnectDelay } from "./options.js";
+import { sendOutgoing, type Outgoing } from "./outgoing.js";
 import { Pipe } from "./pipe.js";
 import { Queue } from "./queue.js";
 import { authRequest, checkSecurity, sessionSecurity, type Authenticator } from "./security.js";
@@ -179,7 +180,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
   }
 
   /** Queues a message for a pipe that cannot take it now; under conflate it replaces the last. */
-  protected _enqueue(pipe: Pipe, msg: Buffer[]): void {
+  protected _enqueue(pipe: Pipe, msg: Outgoing): void {
     if (this._conflating) pipe.out.drain();
     pipe.out.push(msg);
   }
@@ -570,7 +571,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
   private _flushPipe(pipe: Pipe): void {
     const conn = pipe.conn;
     if (conn && conn.ready) {
-      while (pipe.out.length > 0 && !conn.blocked) conn.send(pipe.out.shift()!);
+      while (pipe.out.length > 0 && !conn.blocked) sendOutgoing(conn, pipe.out.shift()!);
     }
     this._pumpSends();
   }
@@ -680,7 +681,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
       if (conn.closing || pipe.out.length === 0) conn.destroy();
       return; // else _onReady() calls back here
     }
-    while (pipe.out.length > 0 && !conn.blocked) conn.send(pipe.out.shift()!);
+    while (pipe.out.length > 0 && !conn.blocked) sendOutgoing(conn, pipe.out.shift()!);
     if (pipe.out.length === 0) conn.end();
   }
 

@@ -470,3 +470,17 @@ for (const tr of TRANSPORTS) {
     t.notOk(sub.readable, "only the newest was kept");
   });
 }
+
+t.test("routingId: a REQ's identity reaches the ROUTER; types without one refuse the option", async (t) => {
+  const s = scope(t);
+  const router = s.sock(new Router());
+  const addr = await bound(router, "tcp");
+  const req = s.sock(new Request({ routingId: "req-7" }));
+  req.connect(addr);
+  await req.send("hi");
+  const [id, empty, body] = await recv(router, "the request");
+  t.same([String(id), empty!.length, String(body)], ["req-7", 0, "hi"]);
+  for (const make of [() => new Push({ routingId: "x" } as never), () => new Pull({ routingId: "x" } as never), () => new Pair({ routingId: "x" } as never)]) {
+    t.throws(make, { code: "EINVAL", message: /unknown option "routingId"/ });
+  }
+});

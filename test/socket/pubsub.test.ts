@@ -802,3 +802,55 @@ t.test("libzmq XSUB and SUB against our XPUB", { skip: pySkip }, async (t) => {
   await xpub.send("Z1");
   t.same(await sub.ask({ op: "recv", timeout: WAIT }), { frames: [hx("Z1")] });
 });
+
+t.test("fan-out: messages queued behind a busy peer are framed once and arrive intact on tcp and inproc", async (t) => {
+  const s = scope(t);
+  const pub = s.sock(new Publisher({ noDrop: true, sendHighWaterMark: 50 }));
+  await pub.bind("tcp://127.0.0.1:0");
+  const tcpAddr = pub.lastEndpoint!;
+  const inprocAddr = inprocName();
+  await pub.bind(inprocAddr);
+  // White-box: count what the publisher queued in its encoded form.
+  const { EncodedMessage } = await import("../../src/socket/outgoing.js");
+  let encodedQueued = 0;
+  const p = pub as unknown as { _enqueue(pipe: unknown, m: unknown): void };
+  const enqueue = p._enqueue.bind(pub);
+  p._enqueue = (pipe, m) => {
+    if (m instanceof EncodedMessage) encodedQueued++;
+    enqueue(pipe, m);
+  };
+  const subs = [tcpAddr, tcpAddr, inprocAddr].map((a) => {
+    const sub = s.sock(new Subscriber({ receiveHighWaterMark: 20 }));
+    sub.subscribe("t");
+    sub.connect(a);
+    return sub;
+  });
+  await waitHolders(pub, "t", 3);
+  // Frame sizes around the short/long header boundary (255/256) and one large enough to fill
+  // the TCP buffers, so later messages queue.
+  const sizes = [0, 1, 255, 256, 70_000];
+  const N = 300;
+  const msg = (i: number): Buffer[] => [Buffer.from(`t${i}`), Buffer.alloc(sizes[i % sizes.length]!, i & 0xff), Buffer.from([i & 0xff])];
+  const sending = (async () => {
+    for (let i = 0; i < N; i++) await pub.send(msg(i));
+    await pub.send("tend");
+  })();
+  // All read at once: with noDrop the publisher waits for the slowest.
+  const results = await Promise.all(
+    subs.map(async (sub) => {
+      let bad = -1;
+      for (let i = 0; i < N; i++) {
+        const got = await recv(sub);
+        const want = msg(i);
+        if (bad < 0 && (got.length !== 3 || got.some((f, j) => !f.equals(want[j]!)))) bad = i;
+      }
+      return { bad, end: strs(await recv(sub)) };
+    }),
+  );
+  for (const [k, r] of results.entries()) {
+    t.equal(r.bad, -1, `subscriber ${k} got all ${N} messages byte for byte, in order`);
+    t.same(r.end, ["tend"]);
+  }
+  await within(sending, WAIT, "the publisher to finish");
+  t.ok(encodedQueued > 0, `messages were queued in their encoded form (${encodedQueued})`);
+});
