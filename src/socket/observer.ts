@@ -3,6 +3,7 @@
 // Events are recorded only once somebody has looked at `sock.events`, and at most MAX_BUFFERED
 // wait unread (the oldest are dropped), so an unwatched socket never grows memory.
 
+import type { Buffer } from "node:buffer";
 import { Queue } from "./queue.js";
 import { SocketError } from "./errors.js";
 
@@ -31,6 +32,9 @@ export interface SocketEvent {
   interval?: number;
   /** Error events (and disconnects caused by one): the cause, with a `code`. */
   error?: Error & { code?: string };
+  /** ROUTER, on disconnect: the routing id the departed peer had, so an application that tracks
+   * peers by id (a broker) can forget it at once instead of waiting for a heartbeat to lapse. */
+  routingId?: Buffer;
 }
 
 const MAX_BUFFERED = 1000;

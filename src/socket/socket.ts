@@ -460,7 +460,10 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
     } else {
       const why = pipe.refusal ?? error;
       pipe.refusal = undefined;
-      this._emit("disconnect", address, why ? { error: why } : undefined);
+      const extra: Partial<SocketEvent> = {};
+      if (why) extra.error = why;
+      if (pipe.routingId) extra.routingId = pipe.routingId;
+      this._emit("disconnect", address, extra);
     }
     if (pipe.attached) {
       pipe.attached = false;

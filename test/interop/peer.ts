@@ -244,6 +244,13 @@ export class Peer {
     await this.ok({ op: "send", frames: frames.map((f) => f.toString("hex")) });
   }
 
+  /** Sends if libzmq will take the message: resolves to the error code (e.g. EAGAIN when the
+   * socket has no pipe to queue on, as after a refused handshake) instead of failing. */
+  async trySend(frames: readonly Buffer[]): Promise<string | undefined> {
+    const r = await this.request({ op: "send", frames: frames.map((f) => f.toString("hex")) });
+    return r.error === undefined ? undefined : String(r.code ?? r.error);
+  }
+
   async recv(ms = 5000): Promise<Buffer[]> {
     const r = await this.ok({ op: "recv", timeout: ms }, ms + 10_000);
     return (r.frames as string[]).map((h) => Buffer.from(h, "hex"));

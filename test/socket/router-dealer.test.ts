@@ -810,3 +810,17 @@ t.test("random multipart messages round-trip DEALER -> ROUTER -> DEALER unchange
   t.equal(runs, 40, `40 messages (2 fixed edge cases, 38 random) round-tripped (${frameCount} frames, ${bytes} bytes)`);
   t.ok(kept.every(([sent, got]) => got.every((f, i) => f.equals(sent[i]!))), "earlier messages intact at the end");
 });
+
+t.test("ROUTER disconnect events name the departed peer's routing id", async (t) => {
+  const s = scope(t);
+  const router = s.sock(new Router());
+  await router.bind("tcp://127.0.0.1:0");
+  const gone = new Promise<{ routingId?: Buffer; address?: string }>((resolve) => router.events.on("disconnect", resolve));
+  const d = new Dealer({ routingId: Buffer.from([0xf4, 0x01, 0xff]), linger: 0 });
+  d.connect(router.lastEndpoint!);
+  await d.send("hello");
+  t.same(strs((await recv(router)).slice(1)), ["hello"]);
+  d.close();
+  const ev = await within(gone, WAIT, "the disconnect event");
+  t.same(ev.routingId, Buffer.from([0xf4, 0x01, 0xff]), "the binary routing id, as the ROUTER knew it");
+});
