@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// emq-broker: the eMQP broker. With no arguments it listens on EventMQ's loopback defaults
+// (frontend 47291 for clients and schedulers, backend 47290 for workers, admin 47293).
+
+import { Broker } from "../broker/broker.js";
+import { DEFAULT_ADDRESSES } from "../emqp/index.js";
+import { CliError, type OptionSpec } from "./args.js";
+import { parseQueuesOption } from "./queues.js";
+import { LOG_OPTIONS, fail, loggerFrom, onStopSignal, parseCli } from "./run.js";
+
+const OPTIONS: OptionSpec[] = [
+  { name: "frontend", type: "string", description: "where clients and schedulers connect", env: ["EMQ_FRONTEND", "EVENTMQ_FRONTEND_ADDR"], default: DEFAULT_ADDRESSES.frontend, placeholder: "ADDR" },
+  { name: "backend", type: "string", description: "where workers connect", env: ["EMQ_BACKEND", "EVENTMQ_BACKEND_ADDR"], default: DEFAULT_ADDRESSES.backend, placeholder: "ADDR" },
+  { name: "admin", type: "string", description: 'where admin tools (emq status) connect; "off" disables it', env: ["EMQ_ADMIN", "EVENTMQ_ADMINISTRATIVE_ADDR"], default: DEFAULT_ADDRESSES.admin, placeholder: "ADDR" },
+  { name: "queues", type: "string", description: 'queues for workers whose INFORM names none: [[10,"default"]] or name:weight,...', env: ["EMQ_QUEUES", "EVENTMQ_QUEUES"], default: "default:10", placeholder: "QUEUES" },
+  { name: "max-buffered", type: "number", description: "jobs buffered per queue when no worker is free; more are refused with EQUEUEFULL", env: ["EMQ_MAX_BUFFERED", "EVENTMQ_HWM"], default: 10000, placeholder: "N" },
+  { name: "heartbeat-interval", type: "number", description: "ms between HEARTBEATs to workers and schedulers", env: ["EMQ_HEARTBEAT_INTERVAL"], default: 3000, placeholder: "MS" },
+  { name: "heartbeat-timeout", type: "number", description: "ms of silence after which a worker or scheduler is dropped", env: ["EMQ_HEARTBEAT_TIMEOUT"], default: 5000, placeholder: "MS" },
+  { name: "drain-timeout", type: "number", description: "ms to finish held jobs on SIGTERM/SIGINT or DISCONNECT before stopping", env: ["EMQ_DRAIN_TIMEOUT"], default: 30000, placeholder: "MS" },
+  ...LOG_OPTIONS,
+];
+
+const { values } = parseCli({
+  name: "emq-broker",
+  usage: "emq-broker [options]",
+  summary: "Runs the eMQP job broker (wire-compatible with EventMQ's router).",
+  options: OPTIONS,
+  footer: "SIGINT/SIGTERM (or `emq shutdown`) stop taking jobs, finish the ones held, then exit; a second signal exits at once.",
+});
+
+async function main(): Promise<void> {
+  const log = loggerFrom(values, "broker");
+  const positive = (name: string, min = 1): number => {
+    const n = values[name] as number;
+    if (!Number.isInteger(n) || n < min) throw new CliError(`--${name} must be an integer >= ${min}`);
+    return n;
+  };
+  const admin = String(values.admin);
+  const broker = new Broker({
+    frontend: String(values.frontend),
+    backend: String(values.backend),
+    admin: admin === "off" || admin === "none" ? "" : admin,
+    defaultQueues: parseQueuesOption(String(values.queues)),
+    maxBuffered: positive("max-buffered"),
+    heartbeatInterval: positive("heartbeat-interval", 10),
+    heartbeatTimeout: positive("heartbeat-timeout", 10),
+    drainTimeout: positive("drain-timeout", 0),
+    logger: log,
+  });
+  await broker.start();
+  const e = broker.endpoints;
+  process.stdout.write(
+    `emq-broker listening: frontend ${e.frontend} (clients, schedulers), backend ${e.backend} (workers), admin ${e.admin ?? "off"}\n`,
+  );
+  onStopSignal((sig) => {
+    log.info("signal: draining", { signal: sig });
+    return broker.stop({ drain: true });
+  }, log);
+  await broker.stopped;
+  process.exit(0);
+}
+
+main().catch((err) => fail("emq-broker", err));
