@@ -89,6 +89,7 @@ export class Peer {
   close(): void {
     this.closed = true;
     this.dealer.close();
+    for (const w of this.waiters.splice(0)) w();
   }
 }
 
