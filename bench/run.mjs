@@ -2,11 +2,12 @@
 // drifts by 2x between runs, so only ratios measured side by side mean anything), then prints a
 // table with the ratio emq / baseline against its target and writes .bench-out/results.json.
 //
-//   node bench/run.mjs [--quick] [--only=throughput,latency,pushpull,pubsub] [--reps=N] [--profile] [--strict] [--timeout=S]
+//   node bench/run.mjs [--quick] [--only=throughput,latency,pushpull,pubsub,broker] [--reps=N] [--profile] [--strict] [--timeout=S]
 //
 //   --quick     fewer messages, one repetition: a smoke run (~15-30 s)
 //   --only=X,Y  just these benchmarks (comma-separated): throughput (DEALER -> ROUTER), latency,
-//               pushpull (PUSH -> PULL), pubsub (PUB -> 1 and 4 SUB)
+//               pushpull (PUSH -> PULL), pubsub (PUB -> 1 and 4 SUB), broker (eMQP jobs through
+//               one Broker, 1 and 4 workers; not part of the default run)
 //   --reps=N    repetitions per case (default 5; the median is reported)
 //   --profile   run every measuring process under `node --cpu-prof` (profiles in .bench-out/prof/,
 //               named by test, role, implementation and size; summarize one or several with
@@ -25,6 +26,7 @@ import { measureThroughput } from "./throughput.mjs";
 import { measureLatency } from "./latency.mjs";
 import { measurePushPull } from "./pushpull.mjs";
 import { measurePubSub } from "./pubsub.mjs";
+import { CLIENTS, SLOTS, WINDOW, libAvailable, measureBroker, measureEcho } from "./broker.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT_DIR = join(ROOT, ".bench-out");
@@ -54,7 +56,19 @@ const PUBSUB_CASES = [
   { size: 1024, subs: 1, count: 250_000, quick: 120_000, target: null },
   { size: 1024, subs: 4, count: 80_000, quick: 40_000, target: null },
 ];
-const BENCHES = ["throughput", "latency", "pushpull", "pubsub"];
+/** eMQP no-op jobs through one broker (bench/broker.mjs); counts are per client process. The target
+ * is the issue's absolute one (jobs/s on this 2-core machine); the ratio to the same-run DEALER ->
+ * ROUTER echo (same clients and window) is the figure to compare across runs. */
+const BROKER_CASES = [
+  { variant: "raw", workers: 1, count: 30_000, warmup: 5_000, quick: 10_000, quickWarmup: 2_000, target: 50_000 },
+  { variant: "raw", workers: 4, count: 30_000, warmup: 5_000, quick: 10_000, quickWarmup: 2_000, target: 50_000 },
+  { variant: "lib", workers: 1, count: 30_000, warmup: 5_000, quick: 10_000, quickWarmup: 2_000, target: 50_000 },
+  { variant: "lib", workers: 4, count: 30_000, warmup: 5_000, quick: 10_000, quickWarmup: 2_000, target: 50_000 },
+];
+const BROKER_ECHO = { count: 200_000, warmup: 20_000, quick: 50_000, quickWarmup: 5_000 };
+const BENCHES = ["throughput", "latency", "pushpull", "pubsub", "broker"];
+/** Run when --only is not given (broker is opt-in: it is a different kind of figure). */
+const DEFAULT_BENCHES = ["throughput", "latency", "pushpull", "pubsub"];
 
 function parseArgs(argv) {
   const o = { quick: false, only: undefined, reps: undefined, profile: false, strict: false, timeout: undefined };
@@ -95,8 +109,10 @@ export async function main(argv = process.argv.slice(2)) {
   const opts = parseArgs(argv);
   const started = Date.now();
   const budgetMs = opts.timeout * 1000;
-  const results = { throughput: [], latency: [], pushpull: [], pubsub: [], errors: [] };
-  const want = (bench) => opts.only === undefined || opts.only.includes(bench);
+  const results = { throughput: [], latency: [], pushpull: [], pubsub: [], broker: [], brokerEcho: [], errors: [] };
+  const want = (bench) => (opts.only === undefined ? DEFAULT_BENCHES.includes(bench) : opts.only.includes(bench));
+  const lib = want("broker") ? libAvailable() : { ok: false };
+  if (want("broker") && !lib.ok) log(`broker: the lib variant (Client + Worker) is skipped: ${lib.reason}`);
   let finished = false;
 
   const report = () => printAndSave(opts, results, started);
@@ -186,6 +202,40 @@ export async function main(argv = process.argv.slice(2)) {
         }
       }
     }
+    if (want("broker")) {
+      for (const impl of orderFor(rep)) {
+        const count = opts.quick ? BROKER_ECHO.quick : BROKER_ECHO.count;
+        const warmup = opts.quick ? BROKER_ECHO.quickWarmup : BROKER_ECHO.warmup;
+        try {
+          const r = await measureEcho({ impl, count, warmup, profileDir });
+          results.brokerEcho.push({ rep, ...r });
+          log(
+            `rep ${rep + 1}/${opts.reps} broker echo ${impl.padEnd(3)} ${fmtInt(r.msgsPerSec).padStart(10)} msg/s ` +
+              `p50 ${fmtNum(r.p50 / 1000)} ms p99 ${fmtNum(r.p99 / 1000)} ms server ${fmtNum(r.serverCpuUsPerMsg)} us/msg (${fmtNum(r.seconds)} s)`,
+          );
+        } catch (err) {
+          results.errors.push(`broker echo ${impl}: ${err.message}`);
+          log(`rep ${rep + 1} broker echo ${impl}: ERROR ${err.message}`);
+        }
+      }
+      for (const c of BROKER_CASES) {
+        if (c.variant === "lib" && !lib.ok) continue;
+        const count = opts.quick ? c.quick : c.count;
+        const warmup = opts.quick ? c.quickWarmup : c.warmup;
+        const what = `broker ${c.variant} ${c.workers}w`;
+        try {
+          const r = await measureBroker({ variant: c.variant, workers: c.workers, count, warmup, profileDir });
+          results.broker.push({ rep, ...r });
+          log(
+            `rep ${rep + 1}/${opts.reps} ${what.padEnd(13)} ${fmtInt(r.jobsPerSec).padStart(10)} jobs/s ` +
+              `p50 ${fmtNum(r.p50 / 1000)} ms p99 ${fmtNum(r.p99 / 1000)} ms broker ${fmtNum(r.brokerCpuUsPerJob)} us/job (${fmtNum(r.seconds)} s)`,
+          );
+        } catch (err) {
+          results.errors.push(`${what}: ${err.message}`);
+          log(`rep ${rep + 1} ${what}: ERROR ${err.message}`);
+        }
+      }
+    }
     if (want("pubsub")) {
       for (const c of PUBSUB_CASES) {
         const count = opts.quick ? c.quick : c.count;
@@ -213,7 +263,7 @@ export async function main(argv = process.argv.slice(2)) {
   finished = true;
   clearTimeout(watchdog);
   const summary = report();
-  const missed = [summary.throughput, summary.latency, summary.pushpull, summary.pubsub].some((rows) => rows.some((r) => r.pass === false));
+  const missed = [summary.throughput, summary.latency, summary.pushpull, summary.pubsub, summary.broker].some((rows) => rows.some((r) => r.pass === false));
   process.exitCode = results.errors.length > 0 ? 1 : opts.strict && missed ? 1 : 0;
   return summary;
 }
@@ -303,7 +353,47 @@ function summarize(results) {
       pass: Number.isFinite(ratio) && c.target !== null ? ratio >= c.target : null,
     };
   });
-  return { throughput, latency, pushpull, pubsub };
+  const echoOf = (impl, rep) => results.brokerEcho.find((r) => r.impl === impl && r.rep === rep);
+  const broker = BROKER_CASES.flatMap((c) => {
+    const rows = results.broker.filter((r) => r.variant === c.variant && r.workers === c.workers);
+    if (rows.length === 0) return [];
+    const med = (key) => median(rows.map((r) => r[key]));
+    // jobs/s over the emq echo's msg/s of the same repetition, median over repetitions.
+    const ratios = rows.map((r) => r.jobsPerSec / (echoOf("emq", r.rep)?.msgsPerSec ?? NaN)).filter(Number.isFinite);
+    const jobsPerSec = med("jobsPerSec");
+    return [{
+      variant: c.variant,
+      workers: c.workers,
+      jobsPerSec,
+      p50: med("p50"),
+      p99: med("p99"),
+      brokerCpuUsPerJob: med("brokerCpuUsPerJob"),
+      workerCpuUsPerJob: med("workerCpuUsPerJob"),
+      clientCpuUsPerJob: med("clientCpuUsPerJob"),
+      ratio: median(ratios),
+      ratios,
+      target: c.target,
+      pass: Number.isFinite(jobsPerSec) ? jobsPerSec >= c.target : null,
+    }];
+  });
+  const echoMed = (impl, key) => median(results.brokerEcho.filter((r) => r.impl === impl).map((r) => r[key]));
+  const echoRatios = results.brokerEcho
+    .filter((r) => r.impl === "emq")
+    .map((e) => e.msgsPerSec / (echoOf("net", e.rep)?.msgsPerSec ?? NaN))
+    .filter(Number.isFinite);
+  const brokerEcho = {
+    emqMsgsPerSec: echoMed("emq", "msgsPerSec"),
+    emqP50: echoMed("emq", "p50"),
+    emqP99: echoMed("emq", "p99"),
+    emqServerCpuUsPerMsg: echoMed("emq", "serverCpuUsPerMsg"),
+    netMsgsPerSec: echoMed("net", "msgsPerSec"),
+    netP50: echoMed("net", "p50"),
+    netP99: echoMed("net", "p99"),
+    netServerCpuUsPerMsg: echoMed("net", "serverCpuUsPerMsg"),
+    ratio: median(echoRatios),
+    ratios: echoRatios,
+  };
+  return { throughput, latency, pushpull, pubsub, broker, brokerEcho };
 }
 
 function table(header, rows) {
@@ -397,6 +487,33 @@ function printAndSave(opts, results, started) {
           String(r.drops),
         ]),
       ),
+    );
+  }
+  if (results.broker.length > 0 || results.brokerEcho.length > 0) {
+    const e = summary.brokerEcho;
+    out.push(`\nBroker: no-op eMQP jobs, ${CLIENTS} clients x ${WINDOW} in flight -> one Broker -> N workers (${SLOTS} slots each), one process per role (${reps})`);
+    out.push("jobs/s and the job round trip client -> broker -> worker -> result -> client (p50/p99 in ms; with a window");
+    out.push("they are ~ window / rate); broker us/job = broker process CPU per job; jobs/echo = jobs/s / emq echo msg/s of");
+    out.push("the same repetition (the same clients and window bouncing the REQUEST frames off a ROUTER echo process)\n");
+    out.push(
+      table(
+        ["variant", "workers", "jobs/s", "p50 ms", "p99 ms", "broker us/job", "jobs/echo", "target", "result"],
+        summary.broker.map((r) => [
+          r.variant,
+          String(r.workers),
+          fmtInt(r.jobsPerSec),
+          fmtNum(r.p50 / 1000),
+          fmtNum(r.p99 / 1000),
+          fmtNum(r.brokerCpuUsPerJob),
+          fmtNum(r.ratio, 3),
+          `>= ${fmtInt(r.target)}`,
+          verdict(r.pass),
+        ]),
+      ),
+    );
+    out.push(
+      `\necho baseline: emq DEALER -> ROUTER ${fmtInt(e.emqMsgsPerSec)} msg/s (p50 ${fmtNum(e.emqP50 / 1000)} ms, server ${fmtNum(e.emqServerCpuUsPerMsg)} us/msg), ` +
+        `raw net ${fmtInt(e.netMsgsPerSec)} msg/s (p50 ${fmtNum(e.netP50 / 1000)} ms, server ${fmtNum(e.netServerCpuUsPerMsg)} us/msg), emq/net ${fmtNum(e.ratio)}`,
     );
   }
   if (results.errors.length > 0) out.push(`\nErrors:\n  ${results.errors.join("\n  ")}`);

@@ -18,3 +18,9 @@ export { Subscriber, type SubscriberOptions } from "./socket/subscriber.js";
 export { XPublisher, type XPublisherOptions, type XPublisherVerbosity } from "./socket/xpublisher.js";
 export { XSubscriber, type XSubscriberOptions } from "./socket/xsubscriber.js";
 export type { AuthRequest, AuthVerdict, Authenticator } from "./socket/security.js";
+// eMQP roles (EventMQ-compatible broker, worker and clients) and the logger they take.
+export { Broker, type BrokerOptions, type BrokerState, type BrokerCounters } from "./broker/broker.js";
+export * from "./worker/index.js";
+export * from "./client/index.js";
+export { createLogger, silentLogger, type Logger, type LoggerOptions, type LogLevel, type LogFields } from "./log/logger.js";
+export type { Job, JobResult, JobFailure, Headers as EmqpHeaders, QueueWeights } from "./emqp/index.js";

@@ -74,6 +74,8 @@ export interface BrokerCounters {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** How every successful result begins (Python's json.dumps and ours): no need to parse those. */
+const VALUE_PREFIX = Buffer.from('{"value": ');
 const VERSION = Buffer.from(PROTOCOL);
 const CMD = {
   REQUEST: Buffer.from("REQUEST"),
@@ -83,6 +85,11 @@ const CMD = {
   KBYE: Buffer.from("KBYE"),
 };
 const keyOf = (id: Buffer): string => id.toString("latin1");
+/** ms a worker that said KBYE may stay silent while it finishes its jobs (EventMQ's workers stop
+ * heartbeating then; its default job timeout is 300 s). */
+const LEAVING_SILENCE = 310_000;
+/** ms between KBYEs to the same unregistered worker. */
+const KBYE_EVERY = 30_000;
 const txt = (s: string): Buffer => Buffer.from(s, "utf8");
 
 export class Broker {
@@ -103,11 +110,18 @@ export class Broker {
   private schedulerTurn = 0;
   private readonly weighted = new WeightedQueues();
   private readonly waiting = new Map<string, Deque<JobRecord>>();
-  /** Jobs buffered or running, by client key + msgid. */
+  /** Jobs buffered or running, by msgid. */
   private readonly jobs = new Map<string, JobRecord>();
-  /** Finished jobs: key -> result JSON (or "" when the client did not ask for it). */
-  private readonly recent = new Map<string, string>();
+  /** Finished jobs by msgid: whose, and the result (null when the client did not ask for it). */
+  private readonly recent = new Map<string, { client: Buffer; result: Buffer | null }>();
+  /** Keys of `recent` in the order they were added (a ring of recentJobs slots): evicting the
+   * oldest with recent.keys().next() would walk every entry deleted before it (V8 keeps them at
+   * the front of the Map's table until it rehashes), ~15 us per job once the cache is full. */
+  private readonly recentOrder: (string | undefined)[] = [];
+  private recentNext = 0;
   private readonly processedByQueue = new Map<string, number>();
+  /** When each unregistered backend peer was last sent a KBYE. */
+  private readonly kbyeSent = new Map<string, number>();
 
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
@@ -133,7 +147,9 @@ export class Broker {
     this.log = options.logger ?? createLogger({ component: "broker", level: "warn" });
     // Mandatory: a send to a peer that left fails (so a job is never silently lost on a dead
     // worker) and a full peer makes the send wait instead of dropping a result.
-    const opts = { mandatory: true, sendHighWaterMark: 100_000, receiveHighWaterMark: 10_000, linger: 2000, routingId: newMsgid() };
+    // Handover: a peer that reconnects keeps its routing id (ours all do), and must not be
+    // refused while the broker has not yet noticed that its old connection is dead.
+    const opts = { mandatory: true, handover: true, sendHighWaterMark: 100_000, receiveHighWaterMark: 10_000, linger: 2000, routingId: newMsgid() };
     this.frontend = new Router(opts);
     this.backend = new Router(opts);
     this.adminSock = this.options.admin === "" ? undefined : new Router(opts);
@@ -258,17 +274,22 @@ export class Broker {
   }
 
   private onRequest(client: Buffer, cmd: Extract<Command, { command: "REQUEST" }>, msg: Buffer[]): void {
-    const key = keyOf(client) + "\0" + cmd.msgid;
+    const idFrame = msg[4]!; // the client's msgid, sent back as it came
     // A request we already hold or just finished (re-sent after a reconnect): never run it twice.
-    const live = this.jobs.get(key);
-    if (live) return this.sendReceipt(client, cmd.msgid);
-    const done = this.recent.get(key);
-    if (done !== undefined) {
-      this.sendReceipt(client, cmd.msgid);
-      if (done !== "") this.sendResult(client, cmd.msgid, done);
+    // A job is known by its msgid alone (workers answer with nothing else), so another client's
+    // live job with the same msgid is a conflict, refused rather than mixed up.
+    const live = this.jobs.get(cmd.msgid);
+    if (live) {
+      if (live.client.equals(client)) return this.sendReceipt(client, idFrame);
+      return this.refuse(client, idFrame, "EDUPLICATE", `msgid ${JSON.stringify(cmd.msgid)} is already used by another client's job`);
+    }
+    const done = this.recent.get(cmd.msgid);
+    if (done !== undefined && done.client.equals(client)) {
+      this.sendReceipt(client, idFrame);
+      if (done.result) this.sendResult(client, idFrame, done.result);
       return;
     }
-    if (this._state !== "running") return this.refuse(client, cmd.msgid, "ESHUTDOWN", "the broker is shutting down and accepts no new jobs");
+    if (this._state !== "running") return this.refuse(client, idFrame, "ESHUTDOWN", "the broker is shutting down and accepts no new jobs");
     let headers;
     try {
       headers = parseHeaders(cmd.headers);
@@ -276,7 +297,7 @@ export class Broker {
     } catch (err) {
       if (!(err instanceof EmqpError)) throw err;
       this.log.warn("refused a request", { peer: displayId(client), msgid: cmd.msgid, reason: err.reason, error: err.message });
-      return this.refuse(client, cmd.msgid, "EBADJOB", err.message);
+      return this.refuse(client, idFrame, "EBADJOB", err.message);
     }
     const queue = this.weighted.has(cmd.queue) || this.waiting.has(cmd.queue) ? cmd.queue : DEFAULT_QUEUE;
     if (queue !== cmd.queue) this.log.debug("unknown queue: using default", { queue: cmd.queue });
@@ -285,7 +306,7 @@ export class Broker {
     if (!headers.replyRequested) body[1] = txt(formatHeaders({ ...headers, replyRequested: true }));
     const job: JobRecord = {
       msgid: cmd.msgid,
-      key,
+      idFrame,
       client,
       queue,
       headers,
@@ -301,21 +322,21 @@ export class Broker {
       let q = this.waiting.get(queue);
       if (q && q.length >= this.options.maxBuffered) {
         this.log.warn("queue full: request refused", { queue, buffered: q.length });
-        return this.refuse(client, cmd.msgid, "EQUEUEFULL", `queue ${JSON.stringify(queue)} already buffers ${q.length} jobs`);
+        return this.refuse(client, idFrame, "EQUEUEFULL", `queue ${JSON.stringify(queue)} already buffers ${q.length} jobs`);
       }
       if (!q) this.waiting.set(queue, (q = new Deque()));
       q.push(job);
     }
-    this.jobs.set(key, job);
+    this.jobs.set(cmd.msgid, job);
     this.counters.accepted++;
-    this.sendReceipt(client, cmd.msgid);
+    this.sendReceipt(client, idFrame);
     if (w) this.dispatch(job, w);
   }
 
   /** A request that will not run: an error result instead of a receipt. */
-  private refuse(client: Buffer, msgid: string, code: string, message: string): void {
+  private refuse(client: Buffer, idFrame: Buffer, code: string, message: string): void {
     this.counters.rejected++;
-    this.sendResult(client, msgid, formatResult({ ok: false, error: { code, message } }));
+    this.sendResult(client, idFrame, txt(formatResult({ ok: false, error: { code, message } })));
   }
 
   // ---- backend: workers ----------------------------------------------------------------------
@@ -332,10 +353,10 @@ export class Broker {
     }
     if (!worker) {
       // After a broker restart or a timeout: tell it we do not know it (ours re-INFORM at once).
-      if (cmd.command !== "KBYE" && cmd.command !== "DISCONNECT") {
-        this.log.info("message from an unregistered worker: sent KBYE", { peer: displayId(id), command: cmd.command });
-        this.send(this.backend, [id, EMPTY, VERSION, CMD.KBYE, txt(newMsgid())]);
-      }
+      // At most once per peer per KBYE_EVERY: EventMQ's jobmanager ignores KBYE but counts any
+      // message as a sign of life, so answering each of its HEARTBEATs would keep it from ever
+      // noticing (after 15 s of silence) that it must INFORM again.
+      if (cmd.command !== "KBYE" && cmd.command !== "DISCONNECT") this.kbyeStranger(id, key, cmd.command);
       return;
     }
     worker.lastSeen = performance.now();
@@ -343,21 +364,32 @@ export class Broker {
       case "READY":
         return this.onReady(worker);
       case "REPLY":
-        return this.onWorkerReply(worker, cmd.body);
+        return this.onWorkerReply(worker, cmd.body, msg);
       case "HEARTBEAT":
         return;
       case "KBYE":
       case "DISCONNECT":
-        return this.removeWorker(worker, cmd.command);
+        return this.workerLeaving(worker, cmd.command);
       default:
         return this.drop("backend", id, `unexpected ${cmd.command === "OTHER" ? cmd.name : cmd.command} from a worker`);
     }
+  }
+
+  private kbyeStranger(id: Buffer, key: string, command: string): void {
+    const now = performance.now();
+    const last = this.kbyeSent.get(key);
+    if (last !== undefined && now - last < KBYE_EVERY) return;
+    this.kbyeSent.set(key, now);
+    if (this.kbyeSent.size > 10_000) this.kbyeSent.delete(this.kbyeSent.keys().next().value!);
+    this.log.info("message from an unregistered worker: sent KBYE", { peer: displayId(id), command });
+    this.send(this.backend, [id, EMPTY, VERSION, CMD.KBYE, txt(newMsgid())]);
   }
 
   private registerWorker(id: Buffer, informId: string, queues: QueueWeights | undefined): void {
     const key = keyOf(id);
     const old = this.workers.get(key);
     if (old) this.removeWorker(old, "re-INFORM"); // its slots and jobs start over
+    this.kbyeSent.delete(key);
     const w: WorkerRecord = {
       id,
       key,
@@ -367,6 +399,7 @@ export class Broker {
       lastSeen: performance.now(),
       running: new Map(),
       processed: 0,
+      leaving: false,
     };
     this.workers.set(key, w);
     this.weighted.add(w);
@@ -374,7 +407,19 @@ export class Broker {
     this.log.info("worker registered", { worker: w.name, queues: JSON.stringify(w.queues) });
   }
 
+  /** KBYE (EventMQ's stop order: KBYE first, then the running jobs finish): no new jobs, but its
+   * running ones are still its own until they answer or it disconnects. */
+  private workerLeaving(w: WorkerRecord, why: string): void {
+    if (w.running.size === 0) return this.removeWorker(w, why);
+    if (w.leaving) return;
+    w.leaving = true;
+    w.slots = 0;
+    this.weighted.remove(w);
+    this.log.info("worker leaving: waiting for its running jobs", { worker: w.name, why, running: w.running.size });
+  }
+
   private onReady(w: WorkerRecord): void {
+    if (w.leaving) return;
     // The oldest buffered job of the first of its queues (in its INFORM order) that has one.
     for (const [, queue] of w.queues) {
       const q = this.waiting.get(queue);
@@ -401,16 +446,20 @@ export class Broker {
     if (t !== undefined && t > 0) {
       job.timer = setTimeout(() => this.onJobTimeout(job, w), t * 1000 + this.options.timeoutGrace);
     }
-    this.backend.send([w.id, EMPTY, VERSION, CMD.REQUEST, txt(job.msgid), ...job.body]).catch((err: { code?: string }) => {
-      // The worker left between its READY and now: it is gone, and the job is handed on.
+    this.backend.send([w.id, EMPTY, VERSION, CMD.REQUEST, job.idFrame, ...job.body]).catch((err: { code?: string }) => {
+      // The worker left between its READY and now: it is gone. This job never reached it, so
+      // it is handed on whatever its headers; the worker's other jobs are lost like any others.
       if (job.worker === w) {
         this.log.warn("worker unreachable: job handed on", { worker: w.name, msgid: job.msgid, code: err.code });
-        this.removeWorker(w, "unreachable", true);
+        this.detach(job);
+        this.removeWorker(w, "unreachable");
+        this.counters.requeued++;
+        this.enqueue(job, true);
       }
     });
   }
 
-  private onWorkerReply(w: WorkerRecord, body: string[]): void {
+  private onWorkerReply(w: WorkerRecord, body: string[], msg: Buffer[]): void {
     // EventMQ order: [result_json, job_msgid].
     if (body.length < 2) return this.drop("backend", w.id, "a worker REPLY needs [result, msgid]");
     const msgid = body[1]!;
@@ -420,13 +469,17 @@ export class Broker {
       return;
     }
     this.detach(job);
+    if (w.leaving && w.running.size === 0) this.removeWorker(w, "left after its last job");
+    const frame = msg[5]!; // forwarded to the client as it came
+    // Every success EventMQ's workers and ours write starts this way; anything else is read.
+    if (frame.length > VALUE_PREFIX.length && frame.subarray(0, VALUE_PREFIX.length).equals(VALUE_PREFIX)) return this.complete(job, frame, true);
     let outcome;
     try {
       outcome = parseResult(body[0]!);
     } catch (err) {
       outcome = { ok: false as const, error: { code: "EBADRESULT", message: `the worker sent an unreadable result: ${(err as Error).message}` } };
     }
-    if (outcome.ok) return this.complete(job, body[0]!, true);
+    if (outcome.ok) return this.complete(job, frame, true);
     this.failed(job, outcome.error);
   }
 
@@ -434,6 +487,7 @@ export class Broker {
     job.timer = undefined;
     if (job.worker !== w) return;
     this.detach(job);
+    if (w.leaving && w.running.size === 0) this.removeWorker(w, "left after its last job");
     this.failed(job, { code: "ETIMEDOUT", message: `no result within timeout:${job.headers.timeout} (worker ${w.name})` });
   }
 
@@ -452,16 +506,16 @@ export class Broker {
       this.log.info("job failed: retrying", { msgid: job.msgid, code: error.code, retriesLeft: job.retriesLeft });
       return this.enqueue(job, false);
     }
-    this.complete(job, formatResult({ ok: false, error }), false);
+    this.complete(job, txt(formatResult({ ok: false, error })), false);
   }
 
-  private complete(job: JobRecord, result: string, ok: boolean): void {
-    this.jobs.delete(job.key);
+  private complete(job: JobRecord, result: Buffer, ok: boolean): void {
+    this.jobs.delete(job.msgid);
     if (ok) this.counters.completed++;
     else this.counters.failed++;
     const wanted = job.headers.replyRequested === true;
-    this.remember(job.key, wanted ? result : "");
-    if (wanted) this.sendResult(job.client, job.msgid, result);
+    this.remember(job, wanted ? result : null);
+    if (wanted) this.sendResult(job.client, job.idFrame, result);
     this.maybeFinishDrain();
   }
 
@@ -475,13 +529,21 @@ export class Broker {
     else q.push(job);
   }
 
-  private remember(key: string, result: string): void {
-    this.recent.set(key, result);
-    if (this.recent.size > this.options.recentJobs) this.recent.delete(this.recent.keys().next().value!);
+  private remember(job: JobRecord, result: Buffer | null): void {
+    const cap = this.options.recentJobs;
+    if (cap <= 0) return;
+    const key = job.msgid;
+    if (!this.recent.has(key)) {
+      const old = this.recentOrder[this.recentNext];
+      if (old !== undefined) this.recent.delete(old);
+      this.recentOrder[this.recentNext] = key;
+      this.recentNext = this.recentNext + 1 === cap ? 0 : this.recentNext + 1;
+    }
+    this.recent.set(key, { client: job.client, result });
   }
 
   /** A worker is gone: its jobs go back to the front of their queues (guarantee) or fail. */
-  private removeWorker(w: WorkerRecord, why: string, unreachable = false): void {
+  private removeWorker(w: WorkerRecord, why: string): void {
     if (this.workers.get(w.key) !== w) return;
     this.workers.delete(w.key);
     this.weighted.remove(w);
@@ -492,12 +554,11 @@ export class Broker {
       job.worker = undefined;
       if (job.timer) clearTimeout(job.timer);
       job.timer = undefined;
-      if (job.headers.guarantee || unreachable) {
-        // unreachable: the REQUEST never left us, so running it elsewhere is not a second run.
+      if (job.headers.guarantee) {
         this.counters.requeued++;
         this.enqueue(job, true);
       } else {
-        this.complete(job, formatResult({ ok: false, error: { code: "EWORKERLOST", message: `worker ${w.name} went away (${why}) while running the job` } }), false);
+        this.complete(job, txt(formatResult({ ok: false, error: { code: "EWORKERLOST", message: `worker ${w.name} went away (${why}) while running the job` } })), false);
       }
     }
     this.maybeFinishDrain();
@@ -534,7 +595,7 @@ export class Broker {
     const frames = msg.slice(1); // the client's frames, original msgid included
     if (all.length === 0) {
       this.log.warn(`${cmd.command} with no scheduler connected`, { peer: displayId(client) });
-      return this.refuse(client, cmd.msgid, "ENOSCHEDULER", `no scheduler is connected to take the ${cmd.command}`);
+      return this.refuse(client, msg[4]!, "ENOSCHEDULER", `no scheduler is connected to take the ${cmd.command}`);
     }
     if (cmd.command === "UNSCHEDULE") {
       for (const s of all) this.send(this.frontend, [s.id, ...frames]);
@@ -542,7 +603,7 @@ export class Broker {
       const s = all[this.schedulerTurn++ % all.length]!;
       this.send(this.frontend, [s.id, ...frames]);
     }
-    this.sendReceipt(client, cmd.msgid);
+    this.sendReceipt(client, msg[4]!);
   }
 
   // ---- admin ------------------------------------------------------------------------------------
@@ -597,12 +658,12 @@ export class Broker {
     });
   }
 
-  private sendReceipt(client: Buffer, msgid: string): void {
-    this.send(this.frontend, [client, EMPTY, VERSION, CMD.REPLY, txt(newMsgid()), txt(msgid)]);
+  private sendReceipt(client: Buffer, idFrame: Buffer): void {
+    this.send(this.frontend, [client, EMPTY, VERSION, CMD.REPLY, txt(newMsgid()), idFrame]);
   }
 
-  private sendResult(client: Buffer, msgid: string, result: string): void {
-    this.send(this.frontend, [client, EMPTY, VERSION, CMD.REPLY, txt(newMsgid()), txt(msgid), txt(result)]);
+  private sendResult(client: Buffer, idFrame: Buffer, result: Buffer): void {
+    this.send(this.frontend, [client, EMPTY, VERSION, CMD.REPLY, txt(newMsgid()), idFrame, result]);
   }
 
   private sendHeartbeats(): void {
@@ -614,7 +675,8 @@ export class Broker {
   /** Drops workers and schedulers silent for longer than heartbeatTimeout. */
   private sweep(): void {
     const limit = performance.now() - this.options.heartbeatTimeout;
-    for (const w of [...this.workers.values()]) if (w.lastSeen < limit) this.removeWorker(w, "silent");
+    const leavingLimit = performance.now() - Math.max(this.options.heartbeatTimeout, LEAVING_SILENCE);
+    for (const w of [...this.workers.values()]) if (w.lastSeen < (w.leaving ? leavingLimit : limit)) this.removeWorker(w, "silent");
     for (const s of [...this.schedulers.values()]) if (s.lastSeen < limit) this.removeScheduler(s, "silent");
   }
 
@@ -646,7 +708,7 @@ export class Broker {
       // Whatever is left will not run: tell the clients who wait for a result.
       for (const job of [...this.jobs.values()]) {
         this.detach(job);
-        this.complete(job, formatResult({ ok: false, error: { code: "ESHUTDOWN", message: `the broker stopped (${why}) before the job finished` } }), false);
+        this.complete(job, txt(formatResult({ ok: false, error: { code: "ESHUTDOWN", message: `the broker stopped (${why}) before the job finished` } })), false);
       }
       this.waiting.clear();
       const kbye = () => [EMPTY, VERSION, CMD.KBYE, txt(newMsgid())];

@@ -18,6 +18,8 @@ export interface WorkerRecord {
   /** Jobs it is running, by msgid. */
   running: Map<string, JobRecord>;
   processed: number;
+  /** Said KBYE with jobs still running: gets no new jobs, is removed once they are answered. */
+  leaving: boolean;
 }
 
 export interface SchedulerRecord {
@@ -29,8 +31,8 @@ export interface SchedulerRecord {
 
 export interface JobRecord {
   msgid: string;
-  /** Key of the job in the broker's table: client key + msgid. */
-  key: string;
+  /** The msgid frame as the client sent it (forwarded and echoed without re-encoding). */
+  idFrame: Buffer;
   client: Buffer;
   /** The queue it waits in (after EventMQ's unknown-queue -> default rewrite). */
   queue: string;

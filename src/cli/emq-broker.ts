@@ -57,7 +57,10 @@ async function main(): Promise<void> {
     return broker.stop({ drain: true });
   }, log);
   await broker.stopped;
-  process.exit(0);
+  // Not process.exit(): the last KBYEs are still being written. The closed sockets let the
+  // process end by itself once they are out; this only bounds the wait.
+  process.exitCode = 0;
+  setTimeout(() => process.exit(0), 3000).unref();
 }
 
 main().catch((err) => fail("emq-broker", err));

@@ -7,7 +7,7 @@ import { Buffer } from "node:buffer";
 import { PROTOCOL } from "./constants.js";
 import { EmqpError } from "./errors.js";
 import { pyJson } from "./pyjson.js";
-import { EMPTY, frame, text } from "./text.js";
+import { EMPTY, describe, frame, text } from "./text.js";
 
 /** [weight, queue name] pairs, as INFORM carries them. */
 export type QueueWeights = Array<[number, string]>;
@@ -66,7 +66,7 @@ function parseQueues(s: string): QueueWeights | undefined {
   const out: QueueWeights = [];
   for (const q of v) {
     if (!Array.isArray(q) || q.length !== 2 || typeof q[0] !== "number" || !Number.isFinite(q[0]) || typeof q[1] !== "string" || q[1] === "") {
-      throw new EmqpError("bad-queues", `INFORM queue entry ${JSON.stringify(q)} is not [weight, name]`);
+      throw new EmqpError("bad-queues", `INFORM queue entry ${describe(q)} is not [weight, name]`);
     }
     out.push([q[0], q[1]]);
   }
@@ -119,7 +119,8 @@ export function decode(frames: readonly Buffer[], start = 0): Command {
     case "SCHEDULE":
     case "UNSCHEDULE": {
       const iv = t(2, "the interval");
-      if (!/^\s*-?\d+(\.\d+)?\s*$/.test(iv)) throw new EmqpError("bad-interval", `${cmd} interval must be a number of seconds, got ${JSON.stringify(iv.slice(0, 40))}`);
+      // Whole seconds: EventMQ's scheduler reads it with int(), which fails on anything else.
+      if (!/^\s*-?\d{1,15}\s*$/.test(iv)) throw new EmqpError("bad-interval", `${cmd} interval must be a whole number of seconds, got ${JSON.stringify(iv.slice(0, 40))}`);
       return { command: cmd, msgid, queue: t(0, "the queue name"), headers: t(1, "the headers"), interval: Number(iv), job: t(3, "the job body"), cron: t(4, "the cron expression") };
     }
     case "PUBLISH":

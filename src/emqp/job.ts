@@ -5,6 +5,7 @@
 
 import { EmqpError } from "./errors.js";
 import { pyJson } from "./pyjson.js";
+import { describe } from "./text.js";
 
 export interface Job {
   /** Function (or method) name. */
@@ -70,8 +71,12 @@ export type JobResult = { ok: true; value: unknown } | { ok: false; error: JobFa
 
 export function formatResult(r: JobResult): string {
   if (r.ok) {
+    const v = r.value;
+    if (typeof v === "function" || typeof v === "symbol") {
+      return pyJson({ error: { code: "EJOBFAILED", message: `result is not JSON: a ${typeof v}` } });
+    }
     try {
-      return pyJson({ value: r.value });
+      return pyJson({ value: v === undefined ? null : v }); // undefined is Python's None
     } catch (err) {
       // A value JSON cannot carry (e.g. a BigInt cycle, a symbol): EventMQ sends the error text.
       return pyJson({ error: { code: "EJOBFAILED", message: `result is not JSON: ${(err as Error).message}` } });
@@ -97,7 +102,7 @@ export function parseResult(body: string): JobResult {
       ok: false,
       error: {
         code: typeof e.code === "string" ? e.code : "EJOBFAILED",
-        message: typeof e.message === "string" ? e.message : JSON.stringify(e),
+        message: typeof e.message === "string" ? e.message : describe(e, 200),
         ...(typeof e.name === "string" ? { name: e.name } : {}),
       },
     };

@@ -6,4 +6,7 @@ import { randomUUID } from "node:crypto";
 export const newMsgid = (): string => randomUUID();
 
 /** A HEARTBEAT body: seconds since the epoch as a decimal, like Python's str(time.time()). */
-export const heartbeatTime = (now = Date.now()): string => String(now / 1000);
+export const heartbeatTime = (now = Date.now()): string => {
+  const s = now / 1000;
+  return Number.isInteger(s) ? `${s}.0` : String(s); // Python's str() of a whole float keeps ".0"
+};

@@ -17,6 +17,9 @@ export function pyJson(value: unknown, sortKeys = false): string {
     case "number":
       if (Number.isNaN(value)) return "NaN";
       if (!Number.isFinite(value)) return value > 0 ? "Infinity" : "-Infinity";
+      // Python's float repr switches to an exponent below 1e-4 (JS only below 1e-6) and writes
+      // it with at least two digits: 1.5e-05.
+      if (!Number.isInteger(value) && Math.abs(value) < 1e-4) return value.toExponential().replace(/e([+-])(\d)$/, "e$10$2");
       return JSON.stringify(value);
     case "boolean":
       return value ? "true" : "false";

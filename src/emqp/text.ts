@@ -27,3 +27,14 @@ export function frame(s: string): Buffer {
 }
 
 export const EMPTY = Buffer.alloc(0);
+
+/** A short description of a JSON value for an error message: never throws, whatever the nesting. */
+export function describe(v: unknown, max = 60): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = Array.isArray(v) ? "a deeply nested list" : typeof v === "object" && v !== null ? "a deeply nested object" : String(v);
+  }
+  return s.length > max ? s.slice(0, max) + "..." : s;
+}

@@ -19,6 +19,7 @@ import { Dealer, Router } from "../../src/index.js";
 // anything at load time.
 import { patternCases } from "./pattern-cases.js";
 import { pubsubCases } from "./pubsub-cases.js";
+import { EMQP_VECTOR_SCHEMA, runEmqpVector, type EmqpVector } from "./emqp-cases.js";
 import {
   COMMAND,
   LONG,
@@ -348,6 +349,7 @@ const RUNNERS: Record<string, (v: Vector) => void> = {
   greeting: runGreetingVector,
   frames: runFramesVector,
   commands: runCommandsVector,
+  emqp: (v) => runEmqpVector(v as unknown as EmqpVector),
 };
 
 /** One case per vector; a missing or unreadable vector set is itself a failing case. */
@@ -383,10 +385,11 @@ function vectorCases(): Case[] {
       });
       continue;
     }
-    if (doc.schema !== undefined && doc.schema !== "emq-zmtp-vectors/1") {
+    const schema = kind === "emqp" ? EMQP_VECTOR_SCHEMA : "emq-zmtp-vectors/1";
+    if (doc.schema !== undefined && doc.schema !== schema) {
       out.push({
         name: `vectors: ${file} schema`,
-        run: async () => fail(`spec/vectors/${file}: schema ${JSON.stringify(doc.schema)}, this runner reads emq-zmtp-vectors/1`),
+        run: async () => fail(`spec/vectors/${file}: schema ${JSON.stringify(doc.schema)}, this runner reads ${schema}`),
       });
       continue;
     }
