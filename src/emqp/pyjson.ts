@@ -3,10 +3,14 @@
 // theirs byte for byte keeps our frames identical to the reference's (spec/vectors/emqp.json)
 // and is what the scheduler's job hash is computed over.
 
+const NON_ASCII = /[\u007f-\uffff]/;
+const NON_ASCII_ALL = /[\u007f-\uffff]/g;
+
 function str(s: string): string {
   // JSON.stringify escapes quotes, backslashes and control characters as Python does, except
   // that Python spells the control characters without a short form as \u00XX too, like JS.
-  return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+  const j = JSON.stringify(s);
+  return NON_ASCII.test(j) ? j.replace(NON_ASCII_ALL, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")) : j;
 }
 
 export function pyJson(value: unknown, sortKeys = false): string {
