@@ -5,7 +5,7 @@
 // re-runs failed jobs, `timeout` is enforced, DISCONNECT drains instead of dropping, and no input
 // (binary routing ids included) can crash it.
 
-import { Buffer } from "node:buffer";
+import { Buffer, isUtf8 } from "node:buffer";
 import { performance } from "node:perf_hooks";
 import {
   DEFAULT_ADDRESSES,
@@ -55,6 +55,9 @@ export interface BrokerOptions {
   timeoutGrace?: number;
   /** ms a draining broker (DISCONNECT, stop({ drain: true })) waits for its jobs. Default 30000. */
   drainTimeout?: number;
+  /** Messages queued per peer before sends to it fail (a peer that does not read loses its own
+   * receipts and results, nobody else's). Default 100000. */
+  sendHighWaterMark?: number;
   /** Finished jobs remembered (with their results) so a re-sent request is not run again. Default 10000. */
   recentJobs?: number;
   logger?: Logger;
@@ -90,6 +93,10 @@ const keyOf = (id: Buffer): string => id.toString("latin1");
 const LEAVING_SILENCE = 310_000;
 /** ms between KBYEs to the same unregistered worker. */
 const KBYE_EVERY = 30_000;
+/** setTimeout's longest delay. */
+const MAX_DELAY = 2 ** 31 - 1;
+/** ms between repeats of the same warning (a flood of refusals logs a count, not every one). */
+const WARN_EVERY = 1000;
 const txt = (s: string): Buffer => Buffer.from(s, "utf8");
 
 export class Broker {
@@ -122,6 +129,7 @@ export class Broker {
   private readonly processedByQueue = new Map<string, number>();
   /** When each unregistered backend peer was last sent a KBYE. */
   private readonly kbyeSent = new Map<string, number>();
+  private readonly warned = new Map<string, { at: number; suppressed: number }>();
 
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
@@ -143,13 +151,16 @@ export class Broker {
       timeoutGrace: options.timeoutGrace ?? 2000,
       drainTimeout: options.drainTimeout ?? 30_000,
       recentJobs: options.recentJobs ?? 10_000,
+      sendHighWaterMark: options.sendHighWaterMark ?? 100_000,
     };
     this.log = options.logger ?? createLogger({ component: "broker", level: "warn" });
     // Mandatory: a send to a peer that left fails (so a job is never silently lost on a dead
     // worker) and a full peer makes the send wait instead of dropping a result.
     // Handover: a peer that reconnects keeps its routing id (ours all do), and must not be
     // refused while the broker has not yet noticed that its old connection is dead.
-    const opts = { mandatory: true, handover: true, sendHighWaterMark: 100_000, receiveHighWaterMark: 10_000, linger: 2000, routingId: newMsgid() };
+    // sendTimeout 0: a peer whose queue is full (it does not read: EventMQ's client never does)
+    // fails its own send at once instead of queueing every later send, to everyone, behind it.
+    const opts = { mandatory: true, handover: true, sendTimeout: 0, sendHighWaterMark: this.options.sendHighWaterMark, receiveHighWaterMark: 10_000, linger: 2000, routingId: newMsgid() };
     this.frontend = new Router(opts);
     this.backend = new Router(opts);
     this.adminSock = this.options.admin === "" ? undefined : new Router(opts);
@@ -236,6 +247,19 @@ export class Broker {
     }
   }
 
+  /** Warns at most once per WARN_EVERY for `key`, with how many were suppressed. */
+  private warnEvery(key: string, msg: string, fields: Record<string, unknown>): void {
+    const now = performance.now();
+    const w = this.warned.get(key);
+    if (w && now - w.at < WARN_EVERY) {
+      w.suppressed++;
+      return;
+    }
+    this.warned.set(key, { at: now, suppressed: 0 });
+    if (this.warned.size > 1000) this.warned.delete(this.warned.keys().next().value!);
+    this.log.warn(msg, w && w.suppressed > 0 ? { ...fields, alsoSince: w.suppressed } : fields);
+  }
+
   private drop(socket: string, peer: Buffer, why: string, fields: Record<string, unknown> = {}): void {
     this.counters.dropped++;
     this.log.warn(`dropped: ${why}`, { socket, peer: displayId(peer), ...fields });
@@ -294,6 +318,8 @@ export class Broker {
     try {
       headers = parseHeaders(cmd.headers);
       parseJob(cmd.job);
+      // EventMQ's peers decode every frame as UTF-8 and die on anything else: never pass one on.
+      if (cmd.extra?.some((f) => !isUtf8(f))) throw new EmqpError("not-utf8", "REQUEST frames after the job must be UTF-8 text");
     } catch (err) {
       if (!(err instanceof EmqpError)) throw err;
       this.log.warn("refused a request", { peer: displayId(client), msgid: cmd.msgid, reason: err.reason, error: err.message });
@@ -321,7 +347,7 @@ export class Broker {
     if (!w) {
       let q = this.waiting.get(queue);
       if (q && q.length >= this.options.maxBuffered) {
-        this.log.warn("queue full: request refused", { queue, buffered: q.length });
+        this.warnEvery(`full:${queue}`, "queue full: requests refused", { queue, buffered: q.length });
         return this.refuse(client, idFrame, "EQUEUEFULL", `queue ${JSON.stringify(queue)} already buffers ${q.length} jobs`);
       }
       if (!q) this.waiting.set(queue, (q = new Deque()));
@@ -400,6 +426,7 @@ export class Broker {
       running: new Map(),
       processed: 0,
       leaving: false,
+      stale: new Map(),
     };
     this.workers.set(key, w);
     this.weighted.add(w);
@@ -444,7 +471,8 @@ export class Broker {
     this.processedByQueue.set(job.queue, (this.processedByQueue.get(job.queue) ?? 0) + 1);
     const t = job.headers.timeout;
     if (t !== undefined && t > 0) {
-      job.timer = setTimeout(() => this.onJobTimeout(job, w), t * 1000 + this.options.timeoutGrace);
+      // setTimeout fires at once for delays past 2^31-1 ms: cap (about 24.8 days), as the worker does.
+      job.timer = setTimeout(() => this.onJobTimeout(job, w), Math.min(t * 1000 + this.options.timeoutGrace, MAX_DELAY));
     }
     this.backend.send([w.id, EMPTY, VERSION, CMD.REQUEST, job.idFrame, ...job.body]).catch((err: { code?: string }) => {
       // The worker left between its READY and now: it is gone. This job never reached it, so
@@ -463,6 +491,15 @@ export class Broker {
     // EventMQ order: [result_json, job_msgid].
     if (body.length < 2) return this.drop("backend", w.id, "a worker REPLY needs [result, msgid]");
     const msgid = body[1]!;
+    const stale = w.stale.get(msgid);
+    if (stale !== undefined) {
+      // The answer to an attempt the broker already timed out, even if a retry of the same job
+      // now runs on this worker: not that retry's result.
+      if (stale <= 1) w.stale.delete(msgid);
+      else w.stale.set(msgid, stale - 1);
+      this.log.debug("result of a timed-out attempt ignored", { worker: w.name, msgid });
+      return;
+    }
     const job = w.running.get(msgid);
     if (!job) {
       this.log.debug("late or unknown result ignored", { worker: w.name, msgid });
@@ -487,6 +524,7 @@ export class Broker {
     job.timer = undefined;
     if (job.worker !== w) return;
     this.detach(job);
+    if (w.stale.size < 10_000) w.stale.set(job.msgid, (w.stale.get(job.msgid) ?? 0) + 1);
     if (w.leaving && w.running.size === 0) this.removeWorker(w, "left after its last job");
     this.failed(job, { code: "ETIMEDOUT", message: `no result within timeout:${job.headers.timeout} (worker ${w.name})` });
   }
@@ -565,13 +603,13 @@ export class Broker {
   }
 
   private onBackendDisconnect(ev: SocketEvent): void {
-    if (!ev.routingId) return;
+    if (!ev.routingId || ev.replaced) return; // replaced: the same peer, reconnected
     const w = this.workers.get(keyOf(ev.routingId));
     if (w) this.removeWorker(w, "disconnected");
   }
 
   private onFrontendDisconnect(ev: SocketEvent): void {
-    if (!ev.routingId) return;
+    if (!ev.routingId || ev.replaced) return; // replaced: the same peer, reconnected
     const s = this.schedulers.get(keyOf(ev.routingId));
     if (s) this.removeScheduler(s, "disconnected");
   }
@@ -592,7 +630,7 @@ export class Broker {
 
   private onSchedule(client: Buffer, cmd: Extract<Command, { command: "SCHEDULE" | "UNSCHEDULE" }>, msg: Buffer[]): void {
     const all = [...this.schedulers.values()];
-    const frames = msg.slice(1); // the client's frames, original msgid included
+    const frames = msg.slice(1, 10); // the 9 frames decode() checked (the original msgid included)
     if (all.length === 0) {
       this.log.warn(`${cmd.command} with no scheduler connected`, { peer: displayId(client) });
       return this.refuse(client, msg[4]!, "ENOSCHEDULER", `no scheduler is connected to take the ${cmd.command}`);

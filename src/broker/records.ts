@@ -20,6 +20,8 @@ export interface WorkerRecord {
   processed: number;
   /** Said KBYE with jobs still running: gets no new jobs, is removed once they are answered. */
   leaving: boolean;
+  /** Attempts the broker timed out on this worker, by msgid: their late REPLYs are ignored. */
+  stale: Map<string, number>;
 }
 
 export interface SchedulerRecord {

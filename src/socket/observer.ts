@@ -35,6 +35,9 @@ export interface SocketEvent {
   /** ROUTER, on disconnect: the routing id the departed peer had, so an application that tracks
    * peers by id (a broker) can forget it at once instead of waiting for a heartbeat to lapse. */
   routingId?: Buffer;
+  /** ROUTER with handover, on disconnect: a newer connection took this routing id over, so the
+   * peer itself is still there. */
+  replaced?: boolean;
 }
 
 const MAX_BUFFERED = 1000;

@@ -36,6 +36,8 @@ export class Pipe {
 
   /** Why the socket refused this peer after its handshake (reported with the disconnect). */
   refusal: Error | undefined;
+  /** ROUTER handover: a newer connection took this peer's routing id. */
+  replaced = false;
 
   reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   /** inproc: stops waiting for the name to be bound. */

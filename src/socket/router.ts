@@ -64,6 +64,7 @@ export class Router extends Socket {
         // libzmq leaves a duplicate unroutable; we refuse it, and say why.
         if (!this.handover) return `routing id ${JSON.stringify(id.toString("latin1"))} is already in use (set handover to let a new peer take it)`;
         this._unregister(holder);
+        holder.replaced = true;
         holder.conn?.destroy();
       }
     } else {

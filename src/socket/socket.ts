@@ -463,6 +463,7 @@ export abstract class Socket implements AsyncIterable<Buffer[]> {
       const extra: Partial<SocketEvent> = {};
       if (why) extra.error = why;
       if (pipe.routingId) extra.routingId = pipe.routingId;
+      if (pipe.replaced) extra.replaced = true;
       this._emit("disconnect", address, extra);
     }
     if (pipe.attached) {

@@ -414,7 +414,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this._registered = true;
     this.informs.clear();
     this.stats.registrations++;
-    const free = Math.max(0, this.concurrency - this.running.size - this.waiting.length);
+    const free = Math.max(0, this.concurrency - this.running.size - this.stats.overdue - this.waiting.length);
     for (let i = 0; i < free; i++) this.ready();
     this.log.info("registered with the broker", { address: this.address, routingId: this._routingId, ready: free });
     this.emit("registered", { routingId: this._routingId, ready: free });
@@ -429,8 +429,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private onRequest(cmd: Extract<Command, { command: "REQUEST" }>): void {
-    if (this.state !== "running") {
-      return this.drop("stopping", `REQUEST ${cmd.msgid} after KBYE: not run (the broker hands it on)`);
+    if (this.state === "stopping" && this.running.size + this.stats.overdue < this.concurrency) {
+      // Sent against a READY we offered before our KBYE crossed it: the broker counts it as ours,
+      // so run it (the drain waits for it) rather than leave it to fail when we disconnect.
+    } else if (this.state !== "running") {
+      return this.drop("stopping", `REQUEST ${cmd.msgid} after KBYE with no free slot: not run`);
     }
     if (!this._registered) {
       // It was sent to a registration the broker has since dropped (it re-queued or failed it).
@@ -458,7 +461,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return this.refuse(cmd.msgid, replyRequested, { code: "ENOHANDLER", message: `no handler for ${tried}` });
     }
     const task: Task = { msgid: cmd.msgid, queue: cmd.queue, headers, job, handler, replyRequested };
-    if (this.running.size >= this.concurrency) {
+    if (this.running.size + this.stats.overdue >= this.concurrency) {
       // More jobs than we offered slots for (a broker that over-counts): it waits its turn.
       this.log.warn("job arrived with every slot busy: it waits", { msgid: cmd.msgid, waiting: this.waiting.length + 1 });
       this.waiting.push(task);
@@ -484,10 +487,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     task.run = run;
     void run.result.then((result) => {
       this.running.delete(task);
-      if (!result.ok && result.error.code === "ETIMEDOUT") this.watchOverdue(task, run);
+      const overdue = !result.ok && result.error.code === "ETIMEDOUT";
       if (!result.ok) this.log.warn("job failed", { msgid, handler: task.handler.name, code: result.error.code, error: result.error.message });
       this.report(msgid, task.replyRequested, result);
-      this.slotFreed();
+      // A handler past its timeout still runs (JavaScript cannot kill it): its slot is only
+      // offered again once it really ends, so `concurrency` bounds what runs at once.
+      if (overdue) this.watchOverdue(task, run);
+      else this.slotFreed();
     });
   }
 
@@ -495,6 +501,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.stats.overdue++;
     void run.handlerDone.then(() => {
       this.stats.overdue--;
+      this.slotFreed();
       this.log.info("a timed-out handler returned at last; its result was dropped", { msgid: task.msgid, handler: task.handler.name });
     });
   }

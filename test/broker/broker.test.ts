@@ -6,6 +6,7 @@
 import t from "tap";
 import { Buffer } from "node:buffer";
 import type { Broker } from "../../src/broker/broker.js";
+import { Dealer } from "../../src/index.js";
 import { answer, captureLogger, JOB, Peer, startBroker, worker, type LogLine, type Msg } from "./peers.js";
 import { sleep, until } from "../socket/fake-peer.js";
 
@@ -51,6 +52,7 @@ const receiptFor = (msgid: string) => (m: Msg) => m.command === "REPLY" && m.bod
 const resultFor = (msgid: string) => (m: Msg) => m.command === "REPLY" && m.body.length === 2 && m.body[0] === msgid;
 /** White-box: READYs the broker holds, over all workers. */
 const freeSlots = (b: Broker): number => [...(b as unknown as { workers: Map<string, { slots: number }> }).workers.values()].reduce((n, w) => n + w.slots, 0);
+const brokerWorkerCount = (b: Broker): number => (b as unknown as { workers: Map<string, unknown> }).workers.size;
 const result = async (c: Peer, msgid: string) => JSON.parse((await c.next(resultFor(msgid), `the result of ${msgid}`)).body[1]!);
 
 t.test("a job's round trip: receipt, exact frames to the worker, the result back to the client", async (t) => {
@@ -345,4 +347,79 @@ t.test("bad input on every socket is logged with a reason and never stops the br
   t.ok(bad.some((l) => l.fields.reason === "bad-json"), "bad job JSON logged");
   t.notOk(lines.some((l) => l.level === "error"), "no internal error");
   t.equal(b.state, "running");
+});
+
+t.test("a client that never reads loses only its own answers; others are served", async (t) => {
+  const s = scoped(t);
+  const b = await s.broker({ sendHighWaterMark: 500, maxBuffered: 100 });
+  const deaf = new Dealer({ routingId: "deaf", receiveHighWaterMark: 10, linger: 0 });
+  t.teardown(() => deaf.close());
+  deaf.connect(b.endpoints.frontend!);
+  // Fire-and-forget like EventMQ's client: it never reads its receipts and refusals.
+  for (let i = 0; i < 20_000; i++) await deaf.send(["", "eMQP/1.0", "REQUEST", `deaf-${i}`, "default", "", JOB()]);
+  const w = await s.worker(b, "", 0);
+  const c = s.client(b);
+  const id = await c.send("REQUEST", "other", "reply-requested", JOB());
+  // The default queue is full of the deaf client's jobs: the answer is a refusal, but it comes.
+  const answer = await c.next((m) => m.command === "REPLY" && m.body[0] === id, "an answer for the other client", 3000);
+  t.match(JSON.parse(answer.body[1]!), { error: { code: "EQUEUEFULL" } });
+  t.ok(w, "the worker registered while the deaf client's answers were backed up");
+});
+
+t.test("non-UTF-8 frames are never passed on; SCHEDULE forwards exactly its 9 frames", async (t) => {
+  const s = scoped(t);
+  const b = await s.broker();
+  await s.worker(b, "", 1);
+  const c = s.client(b);
+  await c.sendRaw(["", "eMQP/1.0", "REQUEST", "poison", "default", "guarantee", JOB(), Buffer.from([0xff])]);
+  t.equal((await result(c, "poison")).error.code, "EBADJOB", "refused, not forwarded to a worker");
+  const sched = s.client(b);
+  await sched.send("INFORM", "", "scheduler");
+  await sched.nextCommand("ACK");
+  await c.sendRaw(["", "eMQP/1.0", "UNSCHEDULE", "u1", "default", "", "-1", JOB(), "", Buffer.from([0xc3])]);
+  const got = await sched.nextCommand("UNSCHEDULE");
+  t.equal(got.raw.length, 9, "the 10th (non-UTF-8) frame is not forwarded");
+});
+
+t.test("a timeout:N beyond setTimeout's range does not fire at once", async (t) => {
+  const s = scoped(t);
+  const b = await s.broker();
+  const w = await s.worker(b, "", 1);
+  const c = s.client(b);
+  const id = await c.send("REQUEST", "default", "reply-requested,timeout:3000000", JOB());
+  await w.nextCommand("REQUEST");
+  await sleep(300);
+  t.same(c.take(resultFor(id)), [], "no ETIMEDOUT after a few ms");
+  await w.send("REPLY", '{"value": "in time"}', id);
+  t.same(await result(c, id), { value: "in time" });
+});
+
+t.test("a worker reconnecting with the same routing id keeps its new registration", async (t) => {
+  const s = scoped(t);
+  const b = await s.broker();
+  const first = await s.worker(b, "", 1, "same-id");
+  const second = await s.worker(b, "", 1, "same-id"); // takes the id over while the first is connected
+  first.close(); // (or its reconnects would take the id back: two live peers cannot share one)
+  await sleep(200);
+  t.equal(brokerWorkerCount(b), 1, "still registered after the old connection was closed");
+  const c = s.client(b);
+  const id = await c.send("REQUEST", "default", "reply-requested", JOB());
+  await answer(second, { value: "second" });
+  t.same(await result(c, id), { value: "second" });
+});
+
+t.test("the late answer of a timed-out attempt is not taken as the retry's result", async (t) => {
+  const s = scoped(t);
+  const b = await s.broker({ timeoutGrace: 100 });
+  const w = await s.worker(b, "", 2);
+  const c = s.client(b);
+  const id = await c.send("REQUEST", "default", "reply-requested,retry-count:1,timeout:1", JOB());
+  await w.nextCommand("REQUEST");
+  const retry = await w.nextCommand("REQUEST", 3000); // the broker timed attempt 1 out and retried here
+  t.equal(retry.msgid, id);
+  await w.send("REPLY", JSON.stringify({ error: { code: "EJOBFAILED", message: "attempt 1, late" } }), id);
+  await sleep(100);
+  t.same(c.take(resultFor(id)), [], "attempt 1's late failure is ignored");
+  await w.send("REPLY", '{"value": "attempt 2"}', id);
+  t.same(await result(c, id), { value: "attempt 2" });
 });

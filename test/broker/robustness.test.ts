@@ -9,7 +9,7 @@ import { Dealer } from "../../src/index.js";
 import { captureLogger, JOB, Peer, startBroker, type LogLine } from "./peers.js";
 import { within } from "../socket/fake-peer.js";
 
-const COMMANDS = ["REQUEST", "REPLY", "ACK", "INFORM", "READY", "HEARTBEAT", "KBYE", "SCHEDULE", "UNSCHEDULE", "PUBLISH", "STATUS", "ROUTER_SHOW_WORKERS", "ROUTER_SHOW_SCHEDULERS", "HELLO", "ready", "inform"];
+const COMMANDS = ["REQUEST", "REPLY", "DISCONNECT", "ACK", "INFORM", "READY", "HEARTBEAT", "KBYE", "SCHEDULE", "UNSCHEDULE", "PUBLISH", "STATUS", "ROUTER_SHOW_WORKERS", "ROUTER_SHOW_SCHEDULERS", "HELLO", "ready", "inform"];
 
 const token = fc.oneof(
   fc.constant(""),

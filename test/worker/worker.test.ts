@@ -313,13 +313,15 @@ t.test("the worker's default timeout applies without a header; a handler that ig
   await b.request(id, "s", { callable: "stuck" });
   const r = await b.next("REPLY", 2000);
   t.equal(r.frames[4], failure("ETIMEDOUT", "the job ran past its timeout of 0.2 s"));
-  t.equal((await b.next()).cmd, "READY", "the slot is given back at the timeout");
   t.equal(w.counters.overdue, 1, "the handler still runs");
+  await sleep(100);
+  t.same(b.unread("READY"), [], "its slot is not offered while it runs on (concurrency bounds what runs)");
+  late.open("finally");
+  await until(() => w.counters.overdue === 0, "overdue back to 0");
+  t.equal((await b.next()).cmd, "READY", "the slot is given back once the handler really ended");
   await b.request(id, "q", { callable: "quick" });
   t.equal((await b.next()).frames[4], value("1"), "the freed slot runs the next job");
   await b.next("READY");
-  late.open("finally");
-  await until(() => w.counters.overdue === 0, "overdue back to 0");
   await sleep(50);
   t.same(b.unread("REPLY"), [], "its result is dropped");
 });
@@ -498,12 +500,13 @@ t.test("KBYE from the broker: registered -> INFORM again at once; while register
 t.test("stop(): KBYE at once, no more jobs, running jobs finish and REPLY, no READY, then resolves", async (t) => {
   const b = await broker(t);
   const release = gate<string>();
+  const release2 = gate<string>();
   const ran: string[] = [];
   const w = worker(t, b, {
     concurrency: 2,
     handlers: {
       hold: () => release.p,
-      other: () => void ran.push("other"),
+      other: () => (ran.push("other"), release2.p),
     },
   });
   const id = await registered(w, b);
@@ -514,16 +517,23 @@ t.test("stop(): KBYE at once, no more jobs, running jobs finish and REPLY, no RE
   t.same(kbye.frames, ["", "eMQP/1.0", "KBYE", kbye.frames[3]], "KBYE is 4 frames");
   t.ok(await isPending(stopped), "stop() waits for the running job");
 
-  await b.request(id, "after", { callable: "other" });
+  // A job that crossed the KBYE, sent against the slot we had offered: it runs (the broker
+  // counts it as ours) and the drain waits for it.
+  await b.request(id, "crossed", { callable: "other" });
+  await until(() => ran.length === 1, "the crossing job to run in the free slot");
+  // With every slot busy, one more is not run.
+  await b.request(id, "extra", { callable: "other" });
   await sleep(100);
-  t.same(ran, [], "a job sent after KBYE does not run");
+  t.same(ran, ["other"], "a job beyond concurrency after KBYE does not run");
+  release2.open("crossed done");
+  t.same((await b.take("REPLY")).frames.slice(5), ["crossed"]);
   release.open("finished");
   const r = await b.take("REPLY");
   t.same(r.frames.slice(4), [value('"finished"'), "running"]);
   await within(stopped, WAIT, "stop()");
   await sleep(100);
   t.same(b.unread((m) => m.cmd !== "HEARTBEAT"), [], "no READY and nothing else after KBYE");
-  t.equal(w.counters.completed, 1);
+  t.equal(w.counters.completed, 2);
   await within(w.stop(), 100, "stop() again resolves too");
   await t.rejects(w.start(), { code: "EINVAL" }, "a stopped worker cannot start again");
 });
