@@ -242,7 +242,7 @@ export class Broker {
     } catch (err) {
       if (!(err instanceof EmqpError)) throw err;
       this.counters.dropped++;
-      this.log.warn("dropped a malformed message", { socket, peer: displayId(msg[0] ?? EMPTY), reason: err.reason, error: err.message });
+      this.warnEvery(`malformed:${socket}:${err.reason}`, "dropped a malformed message", { socket, peer: displayId(msg[0] ?? EMPTY), reason: err.reason, error: err.message });
       return undefined;
     }
   }
@@ -262,7 +262,7 @@ export class Broker {
 
   private drop(socket: string, peer: Buffer, why: string, fields: Record<string, unknown> = {}): void {
     this.counters.dropped++;
-    this.log.warn(`dropped: ${why}`, { socket, peer: displayId(peer), ...fields });
+    this.warnEvery(`drop:${socket}:${why}`, `dropped: ${why}`, { socket, peer: displayId(peer), ...fields });
   }
 
   // ---- frontend: clients and schedulers -----------------------------------------------------------
@@ -589,9 +589,7 @@ export class Broker {
     w.running.clear();
     this.log.info("worker removed", { worker: w.name, why, running: jobs.length });
     for (const job of jobs.reverse()) {
-      job.worker = undefined;
-      if (job.timer) clearTimeout(job.timer);
-      job.timer = undefined;
+      this.detach(job);
       if (job.headers.guarantee) {
         this.counters.requeued++;
         this.enqueue(job, true);
