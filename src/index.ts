@@ -24,3 +24,5 @@ export * from "./worker/index.js";
 export * from "./client/index.js";
 export { createLogger, silentLogger, type Logger, type LoggerOptions, type LogLevel, type LogFields } from "./log/logger.js";
 export type { Job, JobResult, JobFailure, Headers as EmqpHeaders, QueueWeights } from "./emqp/index.js";
+export * from "./scheduler/index.js";
+export * from "./pubsub/index.js";

@@ -32,7 +32,8 @@ import { Router } from "../socket/router.js";
 import type { SocketEvent } from "../socket/observer.js";
 import { Deque } from "./deque.js";
 import type { JobRecord, SchedulerRecord, WorkerRecord } from "./records.js";
-import { adminStatus, adminSchedulers, adminWorkers, displayId } from "./status.js";
+import { displayId } from "../log/display-id.js";
+import { adminStatus, adminSchedulers, adminWorkers } from "./status.js";
 import { WeightedQueues } from "./weighted.js";
 
 export interface BrokerOptions {

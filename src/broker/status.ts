@@ -1,24 +1,10 @@
 // The admin socket's JSON answers: EventMQ's keys and shapes (spec/emqp.md §3.4) so its tools
 // keep working, plus fields of ours that EventMQ's readers ignore.
 
-import type { Buffer } from "node:buffer";
 import type { Deque } from "./deque.js";
 import type { BrokerCounters, BrokerState } from "./broker.js";
 import type { JobRecord, SchedulerRecord, WorkerRecord } from "./records.js";
 import type { WeightedQueues } from "./weighted.js";
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** A routing id for people and JSON: its text if it is printable UTF-8, else 0x + hex. */
-export function displayId(id: Buffer): string {
-  try {
-    const s = strictUtf8.decode(id);
-    if (s.length > 0 && !/[\u0000-\u001f\u007f]/.test(s)) return s;
-  } catch {
-    // not UTF-8
-  }
-  return "0x" + id.toString("hex");
-}
 
 export interface StatusInput {
   now: number;

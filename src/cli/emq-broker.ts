@@ -3,6 +3,7 @@
 // (frontend 47291 for clients and schedulers, backend 47290 for workers, admin 47293).
 
 import { Broker } from "../broker/broker.js";
+import { PubSub } from "../pubsub/index.js";
 import { DEFAULT_ADDRESSES } from "../emqp/index.js";
 import { CliError, type OptionSpec } from "./args.js";
 import { parseQueuesOption } from "./queues.js";
@@ -17,6 +18,9 @@ const OPTIONS: OptionSpec[] = [
   { name: "heartbeat-interval", type: "number", description: "ms between HEARTBEATs to workers and schedulers", env: ["EMQ_HEARTBEAT_INTERVAL"], default: 3000, placeholder: "MS" },
   { name: "heartbeat-timeout", type: "number", description: "ms of silence after which a worker or scheduler is dropped", env: ["EMQ_HEARTBEAT_TIMEOUT"], default: 5000, placeholder: "MS" },
   { name: "drain-timeout", type: "number", description: "ms to finish held jobs on SIGTERM/SIGINT or DISCONNECT before stopping", env: ["EMQ_DRAIN_TIMEOUT"], default: 30000, placeholder: "MS" },
+  { name: "pubsub", type: "boolean", description: "also host the pub/sub forwarder (what emq-pubsub runs) in this process", env: ["EMQ_PUBSUB"] },
+  { name: "pubsub-incoming", type: "string", description: "with --pubsub: where publishers connect", env: ["EMQ_PUBSUB_IN", "EVENTMQ_PUBLISHER_INCOMING_ADDR"], default: DEFAULT_ADDRESSES.publisherIncoming, placeholder: "ADDR" },
+  { name: "pubsub-outgoing", type: "string", description: "with --pubsub: where subscribers connect", env: ["EMQ_PUBSUB_OUT", "EVENTMQ_PUBLISHER_OUTGOING_ADDR"], default: DEFAULT_ADDRESSES.publisherOutgoing, placeholder: "ADDR" },
   ...LOG_OPTIONS,
 ];
 
@@ -49,14 +53,28 @@ async function main(): Promise<void> {
   });
   await broker.start();
   const e = broker.endpoints;
+  let pubsub: PubSub | undefined;
+  if (values.pubsub === true) {
+    pubsub = new PubSub({ incoming: String(values["pubsub-incoming"]), outgoing: String(values["pubsub-outgoing"]), logger: log.child("pubsub") });
+    try {
+      await pubsub.start();
+    } catch (err) {
+      await broker.stop();
+      throw err;
+    }
+  }
+  const p = pubsub?.endpoints;
   process.stdout.write(
-    `emq-broker listening: frontend ${e.frontend} (clients, schedulers), backend ${e.backend} (workers), admin ${e.admin ?? "off"}\n`,
+    `emq-broker listening: frontend ${e.frontend} (clients, schedulers), backend ${e.backend} (workers), admin ${e.admin ?? "off"}` +
+      (p ? `, pubsub in ${p.incoming} out ${p.outgoing}` : "") +
+      "\n",
   );
   onStopSignal((sig) => {
     log.info("signal: draining", { signal: sig });
     return broker.stop({ drain: true });
   }, log);
   await broker.stopped;
+  await pubsub?.stop();
   // Not process.exit(): the last KBYEs are still being written. The closed sockets let the
   // process end by itself once they are out; this only bounds the wait.
   process.exitCode = 0;

@@ -76,6 +76,29 @@ interface Pending {
   cleanup: (() => void) | undefined;
 }
 
+export interface ScheduleOptions {
+  /** Seconds between runs (a whole number >= 0). Give this or `cron`. */
+  interval?: number;
+  /** A 5-field cron expression (ranges, steps, lists, month and day names). Give this or `interval`. */
+  cron?: string;
+  /** Header `nohaste`: no immediate run when the schedule is created. */
+  nohaste?: boolean;
+  /** Header `run_count:N`: at most N runs in all (the immediate run included), then the schedule ends. */
+  runCount?: number;
+  /** Header `guarantee` (default true, as EventMQ's client sends it). */
+  guarantee?: boolean;
+  /** ms to wait for the broker's receipt before rejecting with ETIMEDOUT (0 = no limit). */
+  wait?: number;
+  signal?: AbortSignal;
+}
+
+function checkJob(queue: string, job: Job): void {
+  if (typeof queue !== "string" || queue === "") throw new Error("queue must be a non-empty string");
+  if (typeof job !== "object" || job === null || typeof job.callable !== "string" || job.callable === "") {
+    throw new Error("job must have a non-empty callable name");
+  }
+}
+
 const isCount = (n: unknown): boolean => n === undefined || (typeof n === "number" && Number.isSafeInteger(n) && n >= 0);
 
 export class Client {
@@ -140,6 +163,63 @@ export class Client {
     return this.submit(queue, job, options, false, "receipt-msgid", options.wait) as Promise<string>;
   }
 
+  /**
+   * Asks the broker's scheduler to run `job` every `interval` seconds, or on a 5-field `cron`
+   * expression (in the scheduler's time zone), framed as EventMQ's client frames SCHEDULE: headers
+   * `guarantee` (unless `guarantee: false`), `nohaste`, `run_count:N`; interval as whole seconds,
+   * or -1 with the cron string. Unless `nohaste`, the job also runs once at once. Scheduling the same
+   * job (callable, path and arguments) again replaces its schedule. Resolves with the SCHEDULE's
+   * msgid once the broker has handed it to a scheduler; rejects with EmqJobError ENOSCHEDULER when
+   * no scheduler is connected. (Sent again after a reconnect, a SCHEDULE may replace itself, with one
+   * more immediate run.)
+   */
+  schedule(queue: string, job: Job, options: ScheduleOptions): Promise<string> {
+    const o = options ?? ({} as ScheduleOptions);
+    let frames: Buffer[];
+    const msgid = newMsgid();
+    try {
+      checkJob(queue, job);
+      const hasInterval = o.interval !== undefined;
+      const hasCron = o.cron !== undefined;
+      if (hasInterval === hasCron) throw new Error("give exactly one of interval (seconds) and cron");
+      if (hasInterval && !(typeof o.interval === "number" && Number.isSafeInteger(o.interval) && o.interval >= 0)) {
+        throw new Error("interval must be a whole number of seconds >= 0");
+      }
+      if (hasCron && (typeof o.cron !== "string" || o.cron.trim() === "")) throw new Error("cron must be a non-empty cron expression");
+      if (o.runCount !== undefined && !(Number.isSafeInteger(o.runCount) && o.runCount >= 1)) throw new Error("runCount must be an integer >= 1");
+      if (o.wait !== undefined && !(o.wait >= 0 && o.wait < 2 ** 31)) throw new Error("wait must be a number of ms >= 0");
+      const headers = formatHeaders({
+        guarantee: o.guarantee ?? true,
+        ...(o.nohaste ? { nohaste: true } : {}),
+        ...(o.runCount !== undefined ? { runCount: o.runCount } : {}),
+      });
+      frames = encode({ command: "SCHEDULE", msgid, queue, headers, interval: hasInterval ? o.interval! : -1, job: formatJob(job), cron: hasCron ? o.cron! : "" });
+    } catch (err) {
+      return Promise.reject(new EmqClientError("EINVAL", (err as Error).message));
+    }
+    return this.track(msgid, queue, frames, "receipt-msgid", o.wait, o.signal) as Promise<string>;
+  }
+
+  /**
+   * Removes the schedule of `job` (interval or cron) from every scheduler; only the job (callable,
+   * path and arguments) identifies it. Framed as EventMQ's client does: headers `guarantee`,
+   * interval -1, cron ''. Resolves with the UNSCHEDULE's msgid once the broker has passed it on;
+   * rejects with EmqJobError ENOSCHEDULER when no scheduler is connected. Nobody says whether a
+   * schedule was found.
+   */
+  unschedule(queue: string, job: Job, options: { wait?: number; signal?: AbortSignal } = {}): Promise<string> {
+    let frames: Buffer[];
+    const msgid = newMsgid();
+    try {
+      checkJob(queue, job);
+      if (options.wait !== undefined && !(options.wait >= 0 && options.wait < 2 ** 31)) throw new Error("wait must be a number of ms >= 0");
+      frames = encode({ command: "UNSCHEDULE", msgid, queue, headers: formatHeaders({ guarantee: true }), interval: -1, job: formatJob(job), cron: "" });
+    } catch (err) {
+      return Promise.reject(new EmqClientError("EINVAL", (err as Error).message));
+    }
+    return this.track(msgid, queue, frames, "receipt-msgid", options.wait, options.signal) as Promise<string>;
+  }
+
   /** Disconnects; calls still waiting reject with ECLOSED. */
   close(): void {
     if (this._closed) return;
@@ -179,7 +259,11 @@ export class Client {
     } catch (err) {
       return Promise.reject(new EmqClientError("EINVAL", (err as Error).message));
     }
-    const signal = options.signal;
+    return this.track(msgid, queue, frames, mode, wait, options.signal);
+  }
+
+  /** Sends `frames` (message `msgid`) and waits for its answer as `mode` says. */
+  private track(msgid: string, queue: string, frames: Buffer[], mode: Mode, wait: number | undefined, signal: AbortSignal | undefined): Promise<unknown> {
     if (signal?.aborted) return Promise.reject(new EmqClientError("ABORT_ERR", "request aborted before it was sent"));
     return new Promise((resolve, reject) => {
       const p: Pending = { msgid, queue, mode, receipted: false, resolve, reject, timer: undefined, cleanup: undefined };

@@ -1,6 +1,6 @@
 // eMQP client roles: submit jobs to a broker's frontend (Client) and query or stop it through its
 // administrative socket (Admin).
-export { Client, type ClientOptions, type RequestOptions, type SendOptions } from "./client.js";
+export { Client, type ClientOptions, type RequestOptions, type SendOptions, type ScheduleOptions } from "./client.js";
 export {
   Admin,
   type AdminOptions,

@@ -101,3 +101,23 @@ t.test("EventMQ's variable names, JSON logs, and SIGTERM draining a buffered job
   const code = await new Promise((r) => b.child.on("exit", r));
   t.equal(code, 0, "exit 0 after the drain");
 });
+
+t.test("--pubsub hosts the pub/sub forwarder in the broker process", async (t) => {
+  const { EventPublisher, EventSubscriber } = await import("../../src/pubsub/index.js");
+  const b = start(["--pubsub", "--pubsub-incoming", "tcp://127.0.0.1:0", "--pubsub-outgoing", "tcp://127.0.0.1:0"], LOCAL);
+  t.teardown(() => void b.child.kill("SIGKILL"));
+  const m = await waitFor(b.out, /pubsub in (tcp:\/\/127\.0\.0\.1:\d+) out (tcp:\/\/127\.0\.0\.1:\d+)/, "the pubsub endpoints");
+  const sub = new EventSubscriber({ address: m[2]!, topics: ["news"] });
+  t.teardown(() => sub.close());
+  const pub = new EventPublisher({ address: m[1]! });
+  t.teardown(() => pub.close());
+  // A SUB only gets what is published after its subscription reached the PUB: publish until it arrives.
+  const got = sub.receive();
+  let n = 0;
+  const timer = setInterval(() => void pub.publish("news.sport", { n: ++n }), 50);
+  const ev = await Promise.race([got, new Promise<never>((_, rej) => setTimeout(() => rej(new Error("nothing arrived")), 5000))]).finally(() => clearInterval(timer));
+  t.equal(ev.topicText, "news.sport");
+  t.type((ev.json() as { n: number }).n, "number");
+  b.child.kill("SIGTERM");
+  t.equal(await new Promise((r) => b.child.on("exit", r)), 0);
+});
