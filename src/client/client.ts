@@ -22,6 +22,7 @@ import {
   type JobResult,
 } from "../emqp/index.js";
 import { silentLogger, type Logger } from "../log/logger.js";
+import { EventPublisher } from "../pubsub/publisher.js";
 import { Channel } from "./channel.js";
 import { EmqClientError, EmqJobError } from "./errors.js";
 
@@ -37,6 +38,9 @@ export interface ClientOptions {
   /** ms between ZMTP PINGs to the broker, so a broker that vanished without closing the connection
    * is noticed and the pending requests are sent again on the next connection; 0 = off. Default 3000. */
   heartbeatInterval?: number;
+  /** Where publish() sends: the pub/sub forwarder's incoming side (emq-pubsub, or emq-broker
+   * --pubsub), not the broker. Default tcp://127.0.0.1:47298. */
+  pubsubAddress?: string;
 }
 
 export interface SendOptions {
@@ -107,11 +111,14 @@ export class Client {
   private readonly grace: number;
   private readonly waiting = new Map<string, Pending>();
   private _closed = false;
+  private publisher: EventPublisher | undefined;
+  private readonly pubsubAddress: string | undefined;
 
   constructor(options: ClientOptions = {}) {
     this.log = (options.logger ?? silentLogger).child("client");
     this.grace = options.timeoutGrace ?? 5000;
     if (!(this.grace >= 0)) throw new EmqClientError("EINVAL", "timeoutGrace must be a number of ms >= 0");
+    this.pubsubAddress = options.pubsubAddress;
     this.channel = new Channel({
       address: options.address ?? DEFAULT_ADDRESSES.frontend,
       logger: this.log,
@@ -221,9 +228,19 @@ export class Client {
   }
 
   /** Disconnects; calls still waiting reject with ECLOSED. */
+  /** Publishes `[topic, message]` through the pub/sub forwarder (connected on first use). The
+   * message goes as it is when a string or bytes, else as JSON (as EventMQ's client does). Resolves
+   * with the msgid once handed to the socket; pub/sub has no receipt. */
+  publish(topic: string | Uint8Array, message: unknown): Promise<string> {
+    if (this._closed) return Promise.reject(new EmqClientError("ECLOSED", "client is closed"));
+    this.publisher ??= new EventPublisher(this.pubsubAddress === undefined ? {} : { address: this.pubsubAddress });
+    return this.publisher.publish(topic, message);
+  }
+
   close(): void {
     if (this._closed) return;
     this._closed = true;
+    this.publisher?.close();
     for (const p of [...this.waiting.values()]) {
       const what = p.mode === "result" ? (p.receipted ? "its result" : "its receipt or result") : "its receipt";
       this.finish(p, new EmqClientError("ECLOSED", `client closed before ${what} arrived (request ${p.msgid}, queue ${JSON.stringify(p.queue)})`, p.msgid));
