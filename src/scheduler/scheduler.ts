@@ -33,11 +33,10 @@
 // Staying registered is the worker's scheme (worker.ts): HEARTBEAT every 3 s; any message from the
 // broker is a sign of life; 3 windows of 5 s without one -> a new DEALER with a new routing id and
 // a new INFORM; a reconnect (a `handshake` after a `disconnect`) or a KBYE -> INFORM again at once;
-// no ACK -> INFORM again every 5 s.
+// no ACK -> INFORM again every 5 s. That machinery is the ServiceLink (emqp-service/), shared with
+// the worker.
 
 import { EventEmitter } from "node:events";
-import type { Buffer } from "node:buffer";
-import { Dealer } from "../socket/dealer.js";
 import {
   DEFAULT_ADDRESSES,
   DEFAULT_QUEUE,
@@ -45,9 +44,7 @@ import {
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_LIVENESS,
   HEARTBEAT_TIMEOUT_MS,
-  decode,
   encode,
-  heartbeatTime,
   newMsgid,
   parseHeaders,
   parseJob,
@@ -55,6 +52,7 @@ import {
   type Command,
   type Headers,
 } from "../emqp/index.js";
+import { ServiceLink } from "../emqp-service/service-link.js";
 import { silentLogger, type Logger } from "../log/logger.js";
 import { CronError, next as nextCron, parseCron, type CronSchedule, type CronTimeZone } from "./cron.js";
 import { jobHash } from "./job-hash.js";
@@ -177,26 +175,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private readonly clock: SchedulerClock;
   private readonly log: Logger;
   private readonly store: ScheduleStore;
-  private readonly heartbeatInterval: number;
-  private readonly heartbeatTimeout: number;
-  private readonly heartbeatLiveness: number;
-  private readonly informInterval: number;
-  private readonly linger: number;
+  /** The DEALER to the broker: INFORM/ACK, HEARTBEATs (real time), liveness, re-registering. */
+  private readonly link: ServiceLink;
 
   private readonly entries = new Map<string, Entry>();
   private state: State = "idle";
-  private dealer: Dealer | undefined;
-  private _routingId = "";
-  private connected = false;
-  private _registered = false;
-  private informs = new Set<string>();
-  private lastInform = 0;
-  private heard = false;
-  private misses = 0;
-  private timers: ReturnType<typeof setInterval>[] = [];
   private wake: { handle: unknown; at: number } | undefined;
   private readonly stats = { scheduled: 0, unscheduled: 0, fired: 0, failed: 0, dropped: 0, registrations: 0 };
-  private started: { resolve: () => void; reject: (e: Error) => void } | undefined;
 
   constructor(options: SchedulerOptions = {}) {
     super();
@@ -206,26 +191,42 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (this.timeZone !== "local" && this.timeZone !== "UTC") throw new SchedulerError("EINVAL", `timeZone must be "local" or "UTC", got ${JSON.stringify(this.timeZone)}`);
     this.dataDir = options.dataDir ?? defaultDataDir();
     this.clock = options.clock ?? realClock;
-    this.heartbeatInterval = positive(options.heartbeatInterval, HEARTBEAT_INTERVAL_MS, "heartbeatInterval");
-    this.heartbeatTimeout = positive(options.heartbeatTimeout, HEARTBEAT_TIMEOUT_MS, "heartbeatTimeout");
-    this.heartbeatLiveness = positive(options.heartbeatLiveness, HEARTBEAT_LIVENESS, "heartbeatLiveness", true);
-    this.informInterval = positive(options.informInterval, HEARTBEAT_TIMEOUT_MS, "informInterval");
-    this.linger = options.linger ?? 1000;
-    if (!Number.isFinite(this.linger) || this.linger < 0) throw new SchedulerError("EINVAL", "linger must be >= 0 ms");
+    const heartbeatInterval = positive(options.heartbeatInterval, HEARTBEAT_INTERVAL_MS, "heartbeatInterval");
+    const heartbeatTimeout = positive(options.heartbeatTimeout, HEARTBEAT_TIMEOUT_MS, "heartbeatTimeout");
+    const heartbeatLiveness = positive(options.heartbeatLiveness, HEARTBEAT_LIVENESS, "heartbeatLiveness", true);
+    const informInterval = positive(options.informInterval, HEARTBEAT_TIMEOUT_MS, "informInterval");
+    const linger = options.linger ?? 1000;
+    if (!Number.isFinite(linger) || linger < 0) throw new SchedulerError("EINVAL", "linger must be >= 0 ms");
     this.log = options.logger ?? silentLogger;
     this.store = new ScheduleStore(this.dataDir, this.log);
+    this.link = new ServiceLink(
+      { address: this.address, clientType: "scheduler", heartbeatInterval, heartbeatTimeout, heartbeatLiveness, informInterval, linger, logger: this.log },
+      {
+        registered: () => this.onRegistered(),
+        command: (cmd) => this.onCommand(cmd),
+        dropped: (reason, message, level) => this.drop(reason, message, level),
+        reconnect: (reason) => this.emit("reconnect", { reason, routingId: this.link.routingId }),
+        // Runs that fell due while the broker was unreachable go out now.
+        connected: () => this.flushHeld(),
+      },
+    );
   }
 
   get routingId(): string {
-    return this._routingId;
+    return this.link.routingId;
   }
 
   get registered(): boolean {
-    return this._registered;
+    return this.link.registered;
   }
 
   get counters(): SchedulerCounters {
     return { ...this.stats };
+  }
+
+  /** Whether a connection to the broker is up now (runs that fall due otherwise are held). */
+  private get connected(): boolean {
+    return this.link.connected;
   }
 
   /** The schedules held now, soonest first. */
@@ -249,24 +250,18 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** Loads the stored schedules, connects and INFORMs; resolves at the first ACK. */
   start(): Promise<void> {
     if (this.state !== "idle") return Promise.reject(new SchedulerError("EINVAL", `start() on a ${this.state} scheduler`));
-    const p = new Promise<void>((resolve, reject) => (this.started = { resolve, reject }));
     this.restore();
+    let registered: Promise<void>;
     try {
-      this.openDealer();
+      registered = this.link.open();
     } catch (err) {
-      this.started = undefined;
       this.state = "stopped";
       return Promise.reject(err);
     }
     this.state = "running";
-    this.timers.push(
-      setInterval(() => this.heartbeat(), this.heartbeatInterval),
-      setInterval(() => this.checkLiveness(), this.heartbeatTimeout),
-      setInterval(() => this.reinformIfUnanswered(), Math.max(10, Math.min(this.informInterval, 1000))),
-    );
     this.arm();
-    this.log.info("connecting", { address: this.address, routingId: this._routingId, schedules: this.entries.size, dataDir: this.dataDir, timeZone: this.timeZone });
-    return p;
+    this.log.info("connecting", { address: this.address, routingId: this.link.routingId, schedules: this.entries.size, dataDir: this.dataDir, timeZone: this.timeZone });
+    return registered;
   }
 
   /** KBYE to the broker and close. The schedules stay in the data directory for the next start. */
@@ -274,17 +269,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (this.state === "stopped") return;
     const was = this.state;
     this.state = "stopped";
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
     if (this.wake) this.clock.clearTimeout(this.wake.handle);
     this.wake = undefined;
-    if (this.started) {
-      this.started.reject(new SchedulerError("ECLOSED", "stop() was called before the broker ACKed the scheduler"));
-      this.started = undefined;
-    }
-    if (was === "running" && this.connected) this.send(encode({ command: "KBYE", msgid: newMsgid() }));
-    this.dealer?.close(); // lingers so the KBYE goes out
-    this._registered = false;
+    if (was === "running" && this.connected) this.link.send(encode({ command: "KBYE", msgid: newMsgid() }));
+    // The DEALER lingers so the KBYE goes out; a start() still waiting for the ACK rejects.
+    this.link.close(new SchedulerError("ECLOSED", "stop() was called before the broker ACKed the scheduler"));
     this.log.info("stopped", { schedules: this.entries.size });
     this.emit("stopped");
   }
@@ -436,7 +425,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }
     e.held = false;
     const msgid = newMsgid();
-    this.send(encode({ command: "REQUEST", msgid, queue: e.queue, headers: "reply-requested", job: e.job }));
+    this.link.send(encode({ command: "REQUEST", msgid, queue: e.queue, headers: "reply-requested", job: e.job }));
     this.stats.fired++;
     if (e.runsLeft !== null) e.runsLeft--;
     this.log.debug("fired", { id: e.id, msgid, queue: e.queue, runsLeft: e.runsLeft ?? undefined });
@@ -500,109 +489,6 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.store.save(records);
   }
 
-  // ---- connection and registration (as the worker does it) -----------------------------------
-
-  private openDealer(): void {
-    const id = newMsgid();
-    const dealer = new Dealer({ routingId: id, linger: this.linger });
-    let lost = false;
-    dealer.events.on("handshake", () => {
-      if (dealer !== this.dealer) return;
-      this.connected = true;
-      if (!lost) {
-        this.lastInform = performance.now();
-      } else {
-        lost = false;
-        if (this.state !== "running") return;
-        this.log.info("reconnected to the broker: registering again", { address: this.address });
-        this.emit("reconnect", { reason: "reconnected", routingId: this._routingId });
-        this.register();
-      }
-      if (this.state === "running") this.flushHeld();
-    });
-    dealer.events.on("disconnect", (e) => {
-      if (dealer !== this.dealer) return;
-      lost = true;
-      this.connected = false;
-      this._registered = false;
-      if (this.state === "running") this.log.warn("lost the broker; reconnecting", { address: this.address, error: e.error });
-    });
-    try {
-      dealer.connect(this.address);
-    } catch (err) {
-      dealer.close();
-      throw err;
-    }
-    this.dealer = dealer;
-    this._routingId = id;
-    this.connected = false;
-    this.heard = false;
-    this.misses = 0;
-    this.register();
-    void this.readLoop(dealer);
-  }
-
-  private register(): void {
-    this._registered = false;
-    this.informs.clear();
-    this.inform();
-  }
-
-  private inform(): void {
-    const msgid = newMsgid();
-    this.informs.add(msgid);
-    this.lastInform = performance.now();
-    this.send(encode({ command: "INFORM", msgid, queues: undefined, clientType: "scheduler" }));
-  }
-
-  private reinformIfUnanswered(): void {
-    if (this.state !== "running" || this._registered || !this.connected) return;
-    if (performance.now() - this.lastInform < this.informInterval) return;
-    this.log.info("no ACK from the broker yet: INFORM again", { address: this.address });
-    this.inform();
-  }
-
-  private heartbeat(): void {
-    if (this.state !== "running" || !this._registered || !this.connected) return;
-    this.send(encode({ command: "HEARTBEAT", msgid: newMsgid(), time: heartbeatTime() }));
-  }
-
-  private checkLiveness(): void {
-    if (this.state !== "running") return;
-    if (this.heard) {
-      this.heard = false;
-      this.misses = 0;
-      return;
-    }
-    if (++this.misses < this.heartbeatLiveness) return;
-    const old = this.dealer!;
-    this.log.warn("the broker has been silent: reconnecting with a new routing id", { address: this.address, silentMs: this.misses * this.heartbeatTimeout, oldRoutingId: this._routingId });
-    old.linger = 0;
-    old.close();
-    this.openDealer();
-    this.emit("reconnect", { reason: "liveness", routingId: this._routingId });
-  }
-
-  private send(frames: Buffer[]): void {
-    const dealer = this.dealer;
-    if (!dealer || dealer.closed) return;
-    dealer.send(frames).catch((err: Error) => {
-      if (dealer.closed) return;
-      this.log.warn("could not send to the broker", { address: this.address, error: err });
-    });
-  }
-
-  private async readLoop(dealer: Dealer): Promise<void> {
-    try {
-      for await (const msg of dealer) {
-        if (dealer !== this.dealer) return;
-        this.onMessage(msg);
-      }
-    } catch (err) {
-      if (!dealer.closed) this.log.error("receiving from the broker failed", { error: err as Error });
-    }
-  }
-
   // ---- messages from the broker ---------------------------------------------------------------
 
   private drop(reason: string, message: string, level: "warn" | "debug" = "warn"): void {
@@ -611,57 +497,26 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.emit("dropped", { reason, message });
   }
 
-  private onMessage(msg: Buffer[]): void {
-    this.heard = true;
-    let cmd: Command;
-    try {
-      cmd = decode(msg);
-    } catch (err) {
-      if (err instanceof EmqpError) return this.drop(err.reason, err.message);
-      return this.drop("bad-message", String(err));
-    }
-    try {
-      this.onCommand(cmd);
-    } catch (err) {
-      // A bug here must not take the scheduler down; say what happened and carry on.
-      this.log.error("handling a message from the broker failed", { command: cmd.command, error: err as Error });
-    }
-  }
-
+  /** Commands past the link's ACK/HEARTBEAT/KBYE bookkeeping. */
   private onCommand(cmd: Command): void {
     if (this.state !== "running") return;
     switch (cmd.command) {
-      case "ACK":
-        return this.onAck(cmd.acked);
       case "SCHEDULE":
         return this.onSchedule(cmd);
       case "UNSCHEDULE":
         return this.onUnschedule(cmd);
       case "REPLY":
         return this.onReply(cmd.body);
-      case "HEARTBEAT":
-        return;
-      case "KBYE":
-        if (!this._registered) return this.log.debug("KBYE while registering: ignored");
-        this.log.info("the broker said KBYE: registering again", { address: this.address });
-        this.emit("reconnect", { reason: "kbye", routingId: this._routingId });
-        return this.register();
       default:
         return this.drop("unexpected-command", `${cmd.command === "OTHER" ? cmd.name : cmd.command} is not for a scheduler`);
     }
   }
 
-  private onAck(acked: string): void {
-    if (this._registered || !this.informs.has(acked)) return this.drop("unexpected-ack", `ACK for an INFORM we are not waiting on (${acked.slice(0, 60)})`, "debug");
-    this._registered = true;
-    this.informs.clear();
+  private onRegistered(): void {
     this.stats.registrations++;
-    this.log.info("registered with the broker", { address: this.address, routingId: this._routingId });
-    this.emit("registered", { routingId: this._routingId });
-    if (this.started) {
-      this.started.resolve();
-      this.started = undefined;
-    }
+    const routingId = this.link.routingId;
+    this.log.info("registered with the broker", { address: this.address, routingId });
+    this.emit("registered", { routingId });
   }
 
   /** Receipts (one frame) and, from our broker, results (two frames) of the REQUESTs we fired. */

@@ -18,22 +18,20 @@
 //
 // Malformed messages from the broker are logged with their reason and dropped; nothing the broker
 // sends can crash the worker.
+//
+// The DEALER, registering, HEARTBEATs and liveness are the ServiceLink's (emqp-service/), shared
+// with the scheduler; this file is what a worker does with the jobs.
 
 import { EventEmitter } from "node:events";
-import type { Buffer } from "node:buffer";
-import { Dealer } from "../socket/dealer.js";
 import {
   DEFAULT_ADDRESSES,
   DEFAULT_QUEUE,
   DEFAULT_QUEUE_WEIGHT,
-  EmqpError,
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_LIVENESS,
   HEARTBEAT_TIMEOUT_MS,
-  decode,
   encode,
   formatResult,
-  heartbeatTime,
   newMsgid,
   parseHeaders,
   parseJob,
@@ -44,6 +42,7 @@ import {
   type JobResult,
   type QueueWeights,
 } from "../emqp/index.js";
+import { ServiceLink } from "../emqp-service/service-link.js";
 import { silentLogger, type Logger } from "../log/logger.js";
 import { WorkerError } from "./errors.js";
 import { HandlerRegistry, candidateNames, type Handler } from "./handlers.js";
@@ -157,27 +156,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private readonly registry = new HandlerRegistry();
   private readonly log: Logger;
-  private readonly heartbeatInterval: number;
-  private readonly heartbeatTimeout: number;
-  private readonly heartbeatLiveness: number;
-  private readonly informInterval: number;
-  private readonly linger: number;
+  /** The DEALER to the broker: INFORM/ACK, HEARTBEATs, liveness, re-registering. */
+  private readonly link: ServiceLink;
 
   private state: State = "idle";
-  private dealer: Dealer | undefined;
-  private _routingId = "";
-  private connected = false;
-  private _registered = false;
-  /** msgids of the INFORMs of the current registration attempt; an ACK must name one. */
-  private informs = new Set<string>();
-  private lastInform = 0;
-  private heard = false;
-  private misses = 0;
-  private timers: ReturnType<typeof setInterval>[] = [];
   private readonly running = new Set<Task>();
   private readonly waiting: Task[] = [];
   private readonly stats = { received: 0, completed: 0, failed: 0, overdue: 0, dropped: 0, registrations: 0 };
-  private started: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private stopping: Promise<void> | undefined;
   private idle: (() => void) | undefined;
 
@@ -188,14 +173,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.queues = checkQueues(options.queues);
     this.concurrency = positive(options.concurrency, DEFAULT_CONCURRENCY, "concurrency", true);
     this.timeout = positive(options.timeout, DEFAULT_JOB_TIMEOUT, "timeout", false);
-    this.heartbeatInterval = positive(options.heartbeatInterval, HEARTBEAT_INTERVAL_MS, "heartbeatInterval", false);
-    this.heartbeatTimeout = positive(options.heartbeatTimeout, HEARTBEAT_TIMEOUT_MS, "heartbeatTimeout", false);
-    this.heartbeatLiveness = positive(options.heartbeatLiveness, HEARTBEAT_LIVENESS, "heartbeatLiveness", true);
-    this.informInterval = positive(options.informInterval, HEARTBEAT_TIMEOUT_MS, "informInterval", false);
-    this.linger = options.linger ?? 2000;
-    if (!Number.isFinite(this.linger) || this.linger < 0) throw new WorkerError("EINVAL", "linger must be >= 0 ms");
+    const heartbeatInterval = positive(options.heartbeatInterval, HEARTBEAT_INTERVAL_MS, "heartbeatInterval", false);
+    const heartbeatTimeout = positive(options.heartbeatTimeout, HEARTBEAT_TIMEOUT_MS, "heartbeatTimeout", false);
+    const heartbeatLiveness = positive(options.heartbeatLiveness, HEARTBEAT_LIVENESS, "heartbeatLiveness", true);
+    const informInterval = positive(options.informInterval, HEARTBEAT_TIMEOUT_MS, "informInterval", false);
+    const linger = options.linger ?? 2000;
+    if (!Number.isFinite(linger) || linger < 0) throw new WorkerError("EINVAL", "linger must be >= 0 ms");
     this.log = options.logger ?? silentLogger;
     for (const [name, fn] of Object.entries(options.handlers ?? {})) this.registry.add(name, fn);
+    this.link = new ServiceLink(
+      { address: this.address, clientType: "worker", queues: this.queues, heartbeatInterval, heartbeatTimeout, heartbeatLiveness, informInterval, linger, logger: this.log },
+      {
+        registered: () => this.onRegistered(),
+        command: (cmd) => this.onCommand(cmd),
+        dropped: (reason, message, level) => this.drop(reason, message, level),
+        reconnect: (reason) => this.emit("reconnect", { reason, routingId: this.link.routingId }),
+      },
+    );
   }
 
   /** Registers a handler (see handlers.ts for how jobs find it). Returns this, for chaining. */
@@ -210,12 +204,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** The DEALER routing id in use (a uuid4; a new one after the broker was lost). "" before start(). */
   get routingId(): string {
-    return this._routingId;
+    return this.link.routingId;
   }
 
   /** Whether the broker has ACKed our current INFORM. */
   get registered(): boolean {
-    return this._registered;
+    return this.link.registered;
   }
 
   get counters(): WorkerCounters {
@@ -225,22 +219,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Connects and INFORMs; resolves at the first ACK (the worker keeps trying until then). */
   start(): Promise<void> {
     if (this.state !== "idle") return Promise.reject(new WorkerError("EINVAL", `start() on a ${this.state} worker`));
-    const p = new Promise<void>((resolve, reject) => (this.started = { resolve, reject }));
+    let registered: Promise<void>;
     try {
-      this.openDealer();
+      registered = this.link.open();
     } catch (err) {
-      this.started = undefined;
       this.state = "stopped";
       return Promise.reject(err);
     }
     this.state = "running";
-    this.timers.push(
-      setInterval(() => this.heartbeat(), this.heartbeatInterval),
-      setInterval(() => this.checkLiveness(), this.heartbeatTimeout),
-      setInterval(() => this.reinformIfUnanswered(), Math.max(10, Math.min(this.informInterval, 1000))),
-    );
-    this.log.info("connecting", { address: this.address, queues: JSON.stringify(this.queues), concurrency: this.concurrency, routingId: this._routingId });
-    return p;
+    this.log.info("connecting", { address: this.address, queues: JSON.stringify(this.queues), concurrency: this.concurrency, routingId: this.link.routingId });
+    return registered;
   }
 
   /**
@@ -254,114 +242,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.stopping;
   }
 
-  // ---- connection and registration ------------------------------------------------------------
-
-  private openDealer(): void {
-    const id = newMsgid();
-    const dealer = new Dealer({ routingId: id, linger: this.linger });
-    let lost = false;
-    dealer.events.on("handshake", () => {
-      if (dealer !== this.dealer) return;
-      this.connected = true;
-      if (!lost) {
-        // The first connection: the INFORM queued at start goes out now; wait for its ACK from here.
-        this.lastInform = performance.now();
-        return;
-      }
-      lost = false;
-      if (this.state !== "running") return;
-      this.log.info("reconnected to the broker: registering again", { address: this.address });
-      this.emit("reconnect", { reason: "reconnected", routingId: this._routingId });
-      this.register();
-    });
-    dealer.events.on("disconnect", (e) => {
-      if (dealer !== this.dealer) return;
-      lost = true;
-      this.connected = false;
-      // Whatever the broker knew of us is gone with the connection (ours forgets at once).
-      this._registered = false;
-      if (this.state === "running") this.log.warn("lost the broker; reconnecting", { address: this.address, error: e.error });
-    });
-    try {
-      dealer.connect(this.address);
-    } catch (err) {
-      dealer.close();
-      throw err; // EINVAL: a bad address
-    }
-    this.dealer = dealer;
-    this._routingId = id;
-    this.connected = false;
-    this.heard = false;
-    this.misses = 0;
-    this.register();
-    void this.readLoop(dealer);
-  }
-
-  /** Starts a registration attempt: one INFORM now, more while no ACK comes. */
-  private register(): void {
-    this._registered = false;
-    this.informs.clear();
-    this.inform();
-  }
-
-  private inform(): void {
-    const msgid = newMsgid();
-    this.informs.add(msgid);
-    this.lastInform = performance.now();
-    this.send(encode({ command: "INFORM", msgid, queues: this.queues, clientType: "worker" }));
-  }
-
-  private reinformIfUnanswered(): void {
-    if (this.state !== "running" || this._registered || !this.connected) return;
-    if (performance.now() - this.lastInform < this.informInterval) return;
-    this.log.info("no ACK from the broker yet: INFORM again", { address: this.address });
-    this.inform();
-  }
-
-  private heartbeat(): void {
-    // Also while stopping: the broker keeps a worker that said KBYE until its running jobs are
-    // answered, and a silent one is taken for dead (its guaranteed jobs would run twice).
-    if ((this.state !== "running" && this.state !== "stopping") || !this._registered || !this.connected) return;
-    this.send(encode({ command: "HEARTBEAT", msgid: newMsgid(), time: heartbeatTime() }));
-  }
-
-  private checkLiveness(): void {
-    if (this.state !== "running") return;
-    if (this.heard) {
-      this.heard = false;
-      this.misses = 0;
-      return;
-    }
-    if (++this.misses < this.heartbeatLiveness) return;
-    const silent = this.misses * this.heartbeatTimeout;
-    const old = this.dealer!;
-    this.log.warn("the broker has been silent: reconnecting with a new routing id", { address: this.address, silentMs: silent, oldRoutingId: this._routingId });
-    old.linger = 0;
-    old.close();
-    this.openDealer();
-    this.emit("reconnect", { reason: "liveness", routingId: this._routingId });
-  }
-
-  private send(frames: Buffer[]): void {
-    const dealer = this.dealer;
-    if (!dealer || dealer.closed) return;
-    dealer.send(frames).catch((err: Error & { code?: string }) => {
-      if (dealer.closed) return; // replaced or stopped: what was queued is given up on purpose
-      this.log.warn("could not send to the broker", { address: this.address, error: err });
-    });
-  }
-
-  private async readLoop(dealer: Dealer): Promise<void> {
-    try {
-      for await (const msg of dealer) {
-        if (dealer !== this.dealer) return;
-        this.onMessage(msg);
-      }
-    } catch (err) {
-      if (!dealer.closed) this.log.error("receiving from the broker failed", { error: err as Error });
-    }
-  }
-
   // ---- messages from the broker ---------------------------------------------------------------
 
   private drop(reason: string, message: string, level: "warn" | "debug" = "warn"): void {
@@ -370,62 +250,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.emit("dropped", { reason, message });
   }
 
-  private onMessage(msg: Buffer[]): void {
-    this.heard = true;
-    let cmd: Command;
-    try {
-      cmd = decode(msg);
-    } catch (err) {
-      if (err instanceof EmqpError) return this.drop(err.reason, err.message);
-      return this.drop("bad-message", String(err));
-    }
-    try {
-      this.onCommand(cmd);
-    } catch (err) {
-      // A bug here must not take the worker down; say what happened and carry on.
-      this.log.error("handling a message from the broker failed", { command: cmd.command, error: err as Error });
-    }
-  }
-
+  /** Commands past the link's ACK/HEARTBEAT/KBYE bookkeeping. */
   private onCommand(cmd: Command): void {
     switch (cmd.command) {
-      case "ACK":
-        return this.onAck(cmd.acked);
       case "REQUEST":
         return this.onRequest(cmd);
-      case "HEARTBEAT":
-        return;
-      case "KBYE":
-        if (this.state !== "running") return;
-        // While we wait for an ACK, our INFORM is already on its way (a KBYE then answers
-        // something we sent before it): no need for another.
-        if (!this._registered) return this.log.debug("KBYE while registering: ignored");
-        this.log.info("the broker said KBYE: registering again", { address: this.address });
-        this.emit("reconnect", { reason: "kbye", routingId: this._routingId });
-        return this.register();
       default:
         return this.drop("unexpected-command", `${cmd.command === "OTHER" ? cmd.name : cmd.command} is not for a worker`);
     }
   }
 
-  private onAck(acked: string): void {
-    if (this.state !== "running") return;
-    if (this._registered || !this.informs.has(acked)) return this.drop("unexpected-ack", `ACK for an INFORM we are not waiting on (${acked.slice(0, 60)})`, "debug");
-    this._registered = true;
-    this.informs.clear();
+  /** The broker ACKed our INFORM: offer every free slot. */
+  private onRegistered(): void {
     this.stats.registrations++;
     const free = Math.max(0, this.concurrency - this.running.size - this.stats.overdue - this.waiting.length);
     for (let i = 0; i < free; i++) this.ready();
-    this.log.info("registered with the broker", { address: this.address, routingId: this._routingId, ready: free });
-    this.emit("registered", { routingId: this._routingId, ready: free });
-    if (this.started) {
-      this.started.resolve();
-      this.started = undefined;
-    }
+    const routingId = this.link.routingId;
+    this.log.info("registered with the broker", { address: this.address, routingId, ready: free });
+    this.emit("registered", { routingId, ready: free });
   }
 
   private ready(): void {
-    this.send(encode({ command: "READY", msgid: newMsgid() }));
+    this.link.send(encode({ command: "READY", msgid: newMsgid() }));
   }
 
   private onRequest(cmd: Extract<Command, { command: "REQUEST" }>): void {
@@ -435,7 +281,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } else if (this.state !== "running") {
       return this.drop("stopping", `REQUEST ${cmd.msgid} after KBYE with no free slot: not run`);
     }
-    if (!this._registered) {
+    if (!this.link.registered) {
       // It was sent to a registration the broker has since dropped (it re-queued or failed it).
       return this.drop("not-registered", `REQUEST ${cmd.msgid} before the broker ACKed us: not run`);
     }
@@ -513,7 +359,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const ok = result.ok && !json.startsWith('{"error"');
     if (ok) this.stats.completed++;
     else this.stats.failed++;
-    if (replyRequested) this.send(encode({ command: "REPLY", msgid: newMsgid(), body: [json, msgid] }));
+    if (replyRequested) this.link.send(encode({ command: "REPLY", msgid: newMsgid(), body: [json, msgid] }));
     this.emit("result", { msgid, ok, result: json, replied: replyRequested });
   }
 
@@ -526,7 +372,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const next = this.waiting.shift();
     if (next) return this.begin(next);
     // Not registered: the next ACK offers every free slot, this one included.
-    if (this._registered) this.ready();
+    if (this.link.registered) this.ready();
   }
 
   // ---- stopping -------------------------------------------------------------------------------
@@ -534,15 +380,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private async drain(timeout: number): Promise<void> {
     const was = this.state;
     this.state = "stopping";
-    const [beat, ...others] = this.timers;
-    for (const t of others) clearInterval(t);
-    this.timers = beat ? [beat] : [];
-    if (this.started) {
-      this.started.reject(new WorkerError("ECLOSED", "stop() was called before the broker ACKed the worker"));
-      this.started = undefined;
-    }
+    // HEARTBEATs go on while stopping: the broker keeps a worker that said KBYE until its running
+    // jobs are answered, and a silent one is taken for dead (its guaranteed jobs would run twice).
+    // A start() still waiting for the ACK rejects.
+    this.link.drain(new WorkerError("ECLOSED", "stop() was called before the broker ACKed the worker"));
     if (was === "running") {
-      this.send(encode({ command: "KBYE", msgid: newMsgid() }));
+      this.link.send(encode({ command: "KBYE", msgid: newMsgid() }));
       this.log.info("stopping: sent KBYE; waiting for running jobs", { running: this.running.size, dropped: this.waiting.length });
     }
     if (this.waiting.length > 0) this.log.warn("jobs that never started are dropped", { count: this.waiting.length });
@@ -560,10 +403,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       clearTimeout(timer);
     }
     this.state = "stopped";
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
-    this.dealer?.close(); // lingers up to `linger` ms so the last REPLYs and the KBYE go out
-    this._registered = false;
+    this.link.close(); // lingers up to `linger` ms so the last REPLYs and the KBYE go out
     this.log.info("stopped");
     this.emit("stopped");
   }
