@@ -293,7 +293,13 @@ class FqReceiveWaiting implements FqCommand {
     assert.equal(p.state, "pending", "receive() waits while nothing is queued");
     const body = `s${s.id}:${s.seq++}`;
     await within(r.senders.get(s.id)!.send(body), WAIT, `send ${body}`);
-    const got = strs((await within(p.promise, WAIT, "the waiting receive()")) as Buffer[]);
+    // The model says this message must arrive: its never arriving is a model violation (a lossy
+    // strategy shows up this way), not a harness timeout.
+    const got = strs(
+      (await within(p.promise, WAIT, "the waiting receive()").catch(() => {
+        throw new assert.AssertionError({ message: `${body}, sent to a waiting receive(), never arrived` });
+      })) as Buffer[],
+    );
     r.receiver.taken++;
     m.arrived++;
     assert.deepEqual(got, [body]);
