@@ -28,6 +28,7 @@ import {
   type QueueWeights,
 } from "../emqp/index.js";
 import { createLogger, type Logger } from "../log/logger.js";
+import { WarnLimiter } from "../log/warn-limiter.js";
 import { Router } from "../socket/router.js";
 import type { SocketEvent } from "../socket/observer.js";
 import { Deque } from "./deque.js";
@@ -96,8 +97,6 @@ const LEAVING_SILENCE = 310_000;
 const KBYE_EVERY = 30_000;
 /** setTimeout's longest delay. */
 const MAX_DELAY = 2 ** 31 - 1;
-/** ms between repeats of the same warning (a flood of refusals logs a count, not every one). */
-const WARN_EVERY = 1000;
 const txt = (s: string): Buffer => Buffer.from(s, "utf8");
 
 export class Broker {
@@ -107,6 +106,8 @@ export class Broker {
   readonly endpoints: { frontend?: string; backend?: string; admin?: string } = {};
 
   private readonly log: Logger;
+  /** Refusals and malformed input: one line per kind and second, not one per message. */
+  private readonly warnings: WarnLimiter;
   private readonly frontend: Router;
   private readonly backend: Router;
   private readonly adminSock: Router | undefined;
@@ -130,7 +131,6 @@ export class Broker {
   private readonly processedByQueue = new Map<string, number>();
   /** When each unregistered backend peer was last sent a KBYE. */
   private readonly kbyeSent = new Map<string, number>();
-  private readonly warned = new Map<string, { at: number; suppressed: number }>();
 
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
@@ -155,6 +155,7 @@ export class Broker {
       sendHighWaterMark: options.sendHighWaterMark ?? 100_000,
     };
     this.log = options.logger ?? createLogger({ component: "broker", level: "warn" });
+    this.warnings = new WarnLimiter(this.log);
     // Mandatory: a send to a peer that left fails (so a job is never silently lost on a dead
     // worker) and a full peer makes the send wait instead of dropping a result.
     // Handover: a peer that reconnects keeps its routing id (ours all do), and must not be
@@ -243,27 +244,14 @@ export class Broker {
     } catch (err) {
       if (!(err instanceof EmqpError)) throw err;
       this.counters.dropped++;
-      this.warnEvery(`malformed:${socket}:${err.reason}`, "dropped a malformed message", { socket, peer: displayId(msg[0] ?? EMPTY), reason: err.reason, error: err.message });
+      this.warnings.warn(`malformed:${socket}:${err.reason}`, "dropped a malformed message", { socket, peer: displayId(msg[0] ?? EMPTY), reason: err.reason, error: err.message });
       return undefined;
     }
   }
 
-  /** Warns at most once per WARN_EVERY for `key`, with how many were suppressed. */
-  private warnEvery(key: string, msg: string, fields: Record<string, unknown>): void {
-    const now = performance.now();
-    const w = this.warned.get(key);
-    if (w && now - w.at < WARN_EVERY) {
-      w.suppressed++;
-      return;
-    }
-    this.warned.set(key, { at: now, suppressed: 0 });
-    if (this.warned.size > 1000) this.warned.delete(this.warned.keys().next().value!);
-    this.log.warn(msg, w && w.suppressed > 0 ? { ...fields, alsoSince: w.suppressed } : fields);
-  }
-
   private drop(socket: string, peer: Buffer, why: string, fields: Record<string, unknown> = {}): void {
     this.counters.dropped++;
-    this.warnEvery(`drop:${socket}:${why}`, `dropped: ${why}`, { socket, peer: displayId(peer), ...fields });
+    this.warnings.warn(`drop:${socket}:${why}`, `dropped: ${why}`, { socket, peer: displayId(peer), ...fields });
   }
 
   // ---- frontend: clients and schedulers -----------------------------------------------------------
@@ -348,7 +336,7 @@ export class Broker {
     if (!w) {
       let q = this.waiting.get(queue);
       if (q && q.length >= this.options.maxBuffered) {
-        this.warnEvery(`full:${queue}`, "queue full: requests refused", { queue, buffered: q.length });
+        this.warnings.warn(`full:${queue}`, "queue full: requests refused", { queue, buffered: q.length });
         return this.refuse(client, idFrame, "EQUEUEFULL", `queue ${JSON.stringify(queue)} already buffers ${q.length} jobs`);
       }
       if (!q) this.waiting.set(queue, (q = new Deque()));

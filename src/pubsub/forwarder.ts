@@ -11,9 +11,9 @@
 // the process.
 
 import { Buffer } from "node:buffer";
-import { performance } from "node:perf_hooks";
 import { DEFAULT_ADDRESSES, EmqpError, decode } from "../emqp/index.js";
 import { createLogger, type Logger } from "../log/logger.js";
+import { WarnLimiter } from "../log/warn-limiter.js";
 import { Publisher } from "../socket/publisher.js";
 import { Router } from "../socket/router.js";
 import { displayId } from "../log/display-id.js";
@@ -41,9 +41,6 @@ export interface PubSubCounters {
   dropped: number;
 }
 
-/** ms between repeats of the same warning: a flood of garbage logs a count, not every message. */
-const WARN_EVERY = 1000;
-
 export class PubSub {
   readonly options: Required<Omit<PubSubOptions, "logger">>;
   readonly counters: PubSubCounters = { published: 0, dropped: 0 };
@@ -51,10 +48,10 @@ export class PubSub {
   readonly endpoints: { incoming?: string; outgoing?: string } = {};
 
   private readonly log: Logger;
+  private readonly warnings: WarnLimiter;
   private readonly incoming: Router;
   private readonly outgoing: Publisher;
   private _state: PubSubState = "new";
-  private readonly warned = new Map<string, { at: number; suppressed: number }>();
   private resolveStopped!: () => void;
   /** Resolves once the forwarder has stopped. */
   readonly stopped: Promise<void> = new Promise((r) => (this.resolveStopped = r));
@@ -68,6 +65,7 @@ export class PubSub {
       linger: options.linger ?? 1000,
     };
     this.log = options.logger ?? createLogger({ component: "pubsub", level: "warn" });
+    this.warnings = new WarnLimiter(this.log);
     // Nothing is ever sent to a publisher, so its routing id only has to be unique per connection:
     // handover lets a publisher that reconnects with its fixed id in at once (refusing it would
     // lose its messages while the router has not yet noticed its old connection is gone).
@@ -151,17 +149,9 @@ export class PubSub {
     });
   }
 
-  /** Counts a dropped message and warns, at most once per WARN_EVERY per kind. */
+  /** Counts a dropped message and warns, at most once a second per kind. */
   private drop(key: string, msg: string, fields: Record<string, unknown>): void {
     this.counters.dropped++;
-    const now = performance.now();
-    const w = this.warned.get(key);
-    if (w && now - w.at < WARN_EVERY) {
-      w.suppressed++;
-      return;
-    }
-    this.warned.set(key, { at: now, suppressed: 0 });
-    if (this.warned.size > 1000) this.warned.delete(this.warned.keys().next().value!);
-    this.log.warn(msg, w && w.suppressed > 0 ? { ...fields, alsoSince: w.suppressed } : fields);
+    this.warnings.warn(key, msg, fields);
   }
 }
