@@ -26,3 +26,5 @@ export { createLogger, silentLogger, type Logger, type LoggerOptions, type LogLe
 export type { Job, JobResult, JobFailure, Headers as EmqpHeaders, QueueWeights } from "./emqp/index.js";
 export * from "./scheduler/index.js";
 export * from "./pubsub/index.js";
+// The Marconi-style queue API: server (hosted by emq-broker), store and QueueClient.
+export * from "./queue-api/index.js";

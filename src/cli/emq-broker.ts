@@ -4,6 +4,7 @@
 
 import { Broker } from "../broker/broker.js";
 import { PubSub } from "../pubsub/index.js";
+import { DEFAULT_QUEUE_API_ADDRESS, QueueServer, parseTokenList } from "../queue-api/index.js";
 import { DEFAULT_ADDRESSES } from "../emqp/index.js";
 import { CliError, type OptionSpec } from "./args.js";
 import { parseQueuesOption } from "./queues.js";
@@ -21,6 +22,13 @@ const OPTIONS: OptionSpec[] = [
   { name: "pubsub", type: "boolean", description: "also host the pub/sub forwarder (what emq-pubsub runs) in this process", env: ["EMQ_PUBSUB"] },
   { name: "pubsub-incoming", type: "string", description: "with --pubsub: where publishers connect", env: ["EMQ_PUBSUB_IN", "EVENTMQ_PUBLISHER_INCOMING_ADDR"], default: DEFAULT_ADDRESSES.publisherIncoming, placeholder: "ADDR" },
   { name: "pubsub-outgoing", type: "string", description: "with --pubsub: where subscribers connect", env: ["EMQ_PUBSUB_OUT", "EVENTMQ_PUBLISHER_OUTGOING_ADDR"], default: DEFAULT_ADDRESSES.publisherOutgoing, placeholder: "ADDR" },
+  { name: "queue-api", type: "string", description: 'where the Marconi-style queue API (QueueClient) connects; "off" disables it', env: ["EMQ_QUEUE_API"], default: DEFAULT_QUEUE_API_ADDRESS, placeholder: "ADDR" },
+  { name: "data-dir", type: "string", description: "keep queue API messages durable in this directory (an append-only journal); default: in memory only", env: ["EMQ_DATA_DIR"], placeholder: "DIR" },
+  { name: "fsync", type: "boolean", description: "with --data-dir: fsync each batch of journal writes (--no-fsync trusts the OS page cache: survives a process crash, not a power cut)", env: ["EMQ_FSYNC"], default: true },
+  { name: "auth-tokens", type: "string", description: "queue API tokens accepted in X-Auth-Token, comma-separated; none = the API is open to anyone who can connect", env: ["EMQ_AUTH_TOKENS"], placeholder: "TOKENS" },
+  { name: "queue-max-messages", type: "number", description: "messages one queue may hold; posts beyond it get 503", env: ["EMQ_QUEUE_MAX_MESSAGES"], default: 1_000_000, placeholder: "N" },
+  { name: "queue-max-bytes", type: "number", description: "bytes of message bodies held in all queues together; posts beyond it get 503", env: ["EMQ_QUEUE_MAX_BYTES"], default: 512 * 1024 * 1024, placeholder: "N" },
+  { name: "queue-max-queues", type: "number", description: "queues in all projects together; creating more gets 503", env: ["EMQ_QUEUE_MAX_QUEUES"], default: 100_000, placeholder: "N" },
   ...LOG_OPTIONS,
 ];
 
@@ -63,10 +71,38 @@ async function main(): Promise<void> {
       throw err;
     }
   }
+  const queueApiAddress = String(values["queue-api"]);
+  let queues: QueueServer | undefined;
+  if (queueApiAddress !== "off" && queueApiAddress !== "none" && queueApiAddress !== "") {
+    const dataDir = values["data-dir"] === undefined ? undefined : String(values["data-dir"]);
+    queues = new QueueServer({
+      endpoint: queueApiAddress,
+      dataDir,
+      fsync: values.fsync !== false,
+      authTokens: values["auth-tokens"] === undefined ? undefined : parseTokenList(String(values["auth-tokens"])),
+      maxMessagesPerQueue: positive("queue-max-messages"),
+      maxTotalBytes: positive("queue-max-bytes"),
+      maxQueues: positive("queue-max-queues"),
+      logger: log.child("queue-api"),
+    });
+    try {
+      await queues.start();
+    } catch (err) {
+      await pubsub?.stop();
+      await broker.stop();
+      throw err;
+    }
+    if (!queues.authenticated) {
+      log.warn("queue API is open: no --auth-tokens configured, so anyone who can connect can read and write every queue", { address: queues.endpoint });
+    }
+  }
   const p = pubsub?.endpoints;
   process.stdout.write(
     `emq-broker listening: frontend ${e.frontend} (clients, schedulers), backend ${e.backend} (workers), admin ${e.admin ?? "off"}` +
       (p ? `, pubsub in ${p.incoming} out ${p.outgoing}` : "") +
+      (queues
+        ? `, queue API ${queues.endpoint} (${queues.durable ? `durable in ${String(values["data-dir"])}` : "in memory"}, ${queues.authenticated ? "token auth" : "open: no auth tokens"})`
+        : ", queue API off") +
       "\n",
   );
   onStopSignal((sig) => {
@@ -74,6 +110,7 @@ async function main(): Promise<void> {
     return broker.stop({ drain: true });
   }, log);
   await broker.stopped;
+  await queues?.stop();
   await pubsub?.stop();
   // Not process.exit(): the last KBYEs are still being written. The closed sockets let the
   // process end by itself once they are out; this only bounds the wait.

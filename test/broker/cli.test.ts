@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { JOB, Peer, worker } from "./peers.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli/emq-broker.js", import.meta.url));
-const LOCAL = { EMQ_FRONTEND: "tcp://127.0.0.1:0", EMQ_BACKEND: "tcp://127.0.0.1:0", EMQ_ADMIN: "off" };
+const LOCAL = { EMQ_FRONTEND: "tcp://127.0.0.1:0", EMQ_BACKEND: "tcp://127.0.0.1:0", EMQ_ADMIN: "off", EMQ_QUEUE_API: "tcp://127.0.0.1:0" };
 
 const run = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 20_000, env: { ...process.env, ...env } });
@@ -73,6 +73,7 @@ t.test("EventMQ's variable names, JSON logs, and SIGTERM draining a buffered job
     EVENTMQ_FRONTEND_ADDR: "tcp://127.0.0.1:0",
     EVENTMQ_BACKEND_ADDR: "tcp://127.0.0.1:0",
     EVENTMQ_ADMINISTRATIVE_ADDR: "tcp://127.0.0.1:0",
+    EMQ_QUEUE_API: "off",
   });
   t.teardown(() => void b.child.kill("SIGKILL"));
   const m = await waitFor(b.out, /frontend (tcp:\/\/127\.0\.0\.1:\d+) .*backend (tcp:\/\/127\.0\.0\.1:\d+) .*admin (tcp:\/\/127\.0\.0\.1:\d+)/, "the listening line");

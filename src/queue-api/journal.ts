@@ -1,0 +1,992 @@
+// The queue API's durable journal: an append-only file of opaque store mutation records, with group
+// commit (one write + one fsync per batch), torn-tail recovery on open, compaction by snapshot, and
+// a pid lock on the directory. It knows nothing about what the records mean.
+//
+// Files in the journal directory:
+//   journal       the live journal
+//   journal.tmp   a journal being built (first creation, compaction); renamed over `journal` once
+//                 written and fsynced, so `journal` always starts with a complete header. A leftover
+//                 one (crash mid-compaction) is deleted on open.
+//   journal.lock  the pid of the process that has the journal open
+//
+// File format (all integers little-endian):
+//   header, 32 bytes:
+//     0  8  magic "EMQJRNL\0"
+//     8  4  version = 1
+//     12 4  salt: random per file, mixed into every frame-header checksum (below)
+//     16 8  snapshotEnd: offset of the first record appended after the snapshot this file was
+//           compacted from (32 for a file that never was)
+//     24 4  reserved, 0
+//     28 4  CRC-32 of bytes 0..28
+//   then records, each framed as:
+//     0  4  payload length n, 1 <= n <= 64 MiB
+//     4  4  CRC-32 of the payload
+//     8  4  CRC-32 of (salt ‖ bytes 0..8 of this frame): the frame-header checksum
+//     12 n  payload: the record in MessagePack (useBigInt64: int64/uint64 are bigints)
+//
+// Why a separate, salted frame-header checksum: to tell a torn tail from damage in the middle, the
+// reader looks for any valid-looking frame after a bad one (below), and needs to test candidate
+// offsets in O(1) without hashing a claimed 64 MiB payload. The salt makes frames from another file
+// (an old journal's blocks, a journal posted as a message body and stored inside a record) fail the
+// check, so they cannot pass for ours by anything but the 2^-32 chance.
+//
+// Reading (open):
+//   - no file, or an empty one: a new journal.
+//   - a file shorter than the header whose bytes are a prefix of a header: a creation cut short;
+//     treated as a new journal and reported in tornBytes. Anything else that does not start with a
+//     valid header: EJOURNALCORRUPT (a header is always written whole before any record).
+//   - records are read in order. At the first frame that is cut short or fails a checksum, the
+//     rest of the file is searched for a valid frame header (length in range, salted checksum
+//     right). If there is one, the damage is in the middle: EJOURNALCORRUPT naming the file and
+//     the bad frame's offset, and nothing is dropped. If there is none, it is a torn tail (a crash
+//     during a write): the file is truncated there and the byte count returned as tornBytes. A frame
+//     whose checksums hold but whose payload does not decode is EJOURNALCORRUPT too.
+//   Caveat: after a power loss (not a process crash), a file system that persists the pages of one
+//   unacknowledged write out of order can leave garbage followed by valid frames in the last batch;
+//   that is reported as EJOURNALCORRUPT rather than guessed at. To recover by hand, truncate the
+//   file at the reported offset (losing what follows it).
+//
+// Writing: appends are encoded at once (so later mutation of the record object does not matter)
+// and queued; a flush runs on the next turn (setImmediate), writes everything queued with one
+// write() (chunks of 8 MiB for huge batches), fdatasyncs once, and resolves the batch. Records
+// appended meanwhile form the next batch. On macOS fdatasync is not a full flush to the platter
+// (that needs F_FULLFSYNC, which node does not expose).
+//
+// Compaction: see compact().
+
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, realpath, rename, unlink, writeFile, type FileHandle } from "node:fs/promises";
+import * as path from "node:path";
+import { setImmediate } from "node:timers";
+import { Decoder, Encoder } from "@msgpack/msgpack";
+
+export interface JournalOptions {
+  /** Directory holding the journal; created if missing (recursive). */
+  dir: string;
+  /** fdatasync each batch before acknowledging it (default true). false: write() only, for tests and benchmarks. */
+  fsync?: boolean;
+  /** shouldCompact() never suggests compacting a file smaller than this (default 64 MiB). */
+  compactMinBytes?: number;
+  /** TEST ONLY: fault injection. Not part of the supported API. */
+  testHooks?: JournalTestHooks;
+}
+
+/**
+ * TEST ONLY. Each hook runs before the operation it names (for writes and fsyncs the journal makes
+ * after open); throwing or rejecting makes that operation fail as if the system call had.
+ */
+export interface JournalTestHooks {
+  beforeWrite?(file: "live" | "compact", bytes: number): void | Promise<void>;
+  beforeSync?(file: "live" | "compact" | "dir"): void | Promise<void>;
+  beforeRename?(): void | Promise<void>;
+}
+
+export type JournalErrorCode =
+  | "EJOURNALCORRUPT" // the file is damaged other than by a torn tail
+  | "EJOURNALLOCKED" // another live process (or this one) has the directory open
+  | "EJOURNALIO" // a file operation failed; after a failed append the journal stays failed
+  | "EJOURNALCLOSED" // the journal was closed
+  | "EJOURNALRECORD"; // this record cannot be journaled (not encodable, or over 64 MiB); the journal is unaffected
+
+export class JournalError extends Error {
+  override readonly name = "JournalError";
+  readonly code: JournalErrorCode;
+  /** The file concerned, where there is one. */
+  readonly file: string | undefined;
+  /** EJOURNALCORRUPT: byte offset of the damage. */
+  readonly offset: number | undefined;
+  /** EJOURNALLOCKED: the pid holding the lock. */
+  readonly pid: number | undefined;
+
+  constructor(
+    code: JournalErrorCode,
+    message: string,
+    details: { file?: string; offset?: number; pid?: number; cause?: unknown } = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.file = details.file;
+    this.offset = details.offset;
+    this.pid = details.pid;
+  }
+}
+
+export interface JournalStats {
+  /** append() calls accepted. */
+  appends: number;
+  /** write() system calls (journal and compaction files). */
+  writes: number;
+  /** fdatasync/fsync calls (files and directory). */
+  fsyncs: number;
+  /** Bytes written (journal and compaction files). */
+  bytesWritten: number;
+  /** Compactions completed. */
+  compactions: number;
+}
+
+// ---- format constants ----
+
+const MAGIC = Buffer.from("EMQJRNL\0", "latin1");
+const VERSION = 1;
+const HEADER_SIZE = 32;
+const FRAME_HEADER = 12;
+/** Largest payload written or accepted on read. */
+export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+/** Batches are written in chunks of at most this (one chunk unless the batch is huge). */
+const MAX_WRITE = 8 * 1024 * 1024;
+/** Snapshot chunks and read windows. */
+const CHUNK = 1024 * 1024;
+const DEFAULT_COMPACT_MIN = 64 * 1024 * 1024;
+
+const FILE = "journal";
+const TMP = "journal.tmp";
+const LOCK = "journal.lock";
+
+// ---- CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), slicing by 8 ----
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  // Table k gives the effect of byte n followed by k zero bytes, so 8 bytes fold in one step.
+  for (let k = 1; k < 8; k++) {
+    for (let n = 0; n < 256; n++) {
+      const prev = t[(k - 1) * 256 + n]!;
+      t[k * 256 + n] = (prev >>> 8) ^ t[prev & 0xff]!;
+    }
+  }
+  return t;
+})();
+
+/** Feeds bytes [start, end) into a running CRC state (start from 0xffffffff; finish with crcFinish). */
+function crcUpdate(state: number, b: Uint8Array, start: number, end: number): number {
+  const t = CRC_TABLE;
+  let c = state | 0;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const lo = c ^ (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24));
+    c =
+      t[1792 + (lo & 0xff)]! ^
+      t[1536 + ((lo >>> 8) & 0xff)]! ^
+      t[1280 + ((lo >>> 16) & 0xff)]! ^
+      t[1024 + (lo >>> 24)]! ^
+      t[768 + b[i + 4]!]! ^
+      t[512 + b[i + 5]!]! ^
+      t[256 + b[i + 6]!]! ^
+      t[b[i + 7]!]!;
+  }
+  for (; i < end; i++) c = t[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
+  return c;
+}
+
+const crcFinish = (state: number): number => (state ^ 0xffffffff) >>> 0;
+
+/** CRC-32 of bytes [start, end) of `b`. */
+export function crc32(b: Uint8Array, start = 0, end = b.length): number {
+  return crcFinish(crcUpdate(0xffffffff, b, start, end));
+}
+
+/** The CRC state after the salt: the starting point of every frame-header checksum in a file. */
+const saltState = (salt: Uint8Array): number => crcUpdate(0xffffffff, salt, 0, 4);
+
+/** Frame-header checksum of the frame starting at `at` in `b`. */
+const frameHeaderCrc = (salted: number, b: Uint8Array, at: number): number => crcFinish(crcUpdate(salted, b, at, at + 8));
+
+// ---- records ----
+
+// Shared codec instances (both clone themselves if re-entered).
+const encoder = new Encoder({ useBigInt64: true });
+const decoder = new Decoder({ useBigInt64: true });
+const PROTO_KEY = Buffer.from("__proto__", "latin1");
+
+/**
+ * Encodes a record, refusing what could not be read back. The result is the encoder's shared
+ * buffer: copy it before the next encode. msgpack's decoder refuses a map key "__proto__" (which
+ * JSON.parse does produce), so a payload containing those bytes is test-decoded once.
+ */
+function encodePayload(record: unknown): Uint8Array {
+  let payload: Uint8Array;
+  try {
+    payload = encoder.encodeSharedRef(record);
+  } catch (e) {
+    throw new JournalError("EJOURNALRECORD", `record cannot be encoded: ${(e as Error).message}`, { cause: e });
+  }
+  if (payload.length > MAX_RECORD_BYTES) {
+    throw new JournalError("EJOURNALRECORD", `record is ${payload.length} bytes encoded, over the ${MAX_RECORD_BYTES}-byte limit`);
+  }
+  if (Buffer.from(payload.buffer, payload.byteOffset, payload.length).indexOf(PROTO_KEY) >= 0) {
+    try {
+      decoder.decode(payload);
+    } catch (e) {
+      throw new JournalError("EJOURNALRECORD", `record would not decode: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  return payload;
+}
+
+/** A frame with length and payload checksum filled in; the salted header checksum is stamped when written. */
+function encodeFrame(record: unknown): Buffer {
+  const payload = encodePayload(record);
+  const frame = Buffer.allocUnsafe(FRAME_HEADER + payload.length);
+  frame.set(payload, FRAME_HEADER);
+  frame.writeUInt32LE(payload.length, 0);
+  frame.writeUInt32LE(crc32(payload), 4);
+  return frame;
+}
+
+const stamp = (frame: Buffer, salted: number, at = 0): void => {
+  frame.writeUInt32LE(frameHeaderCrc(salted, frame, at), at + 8);
+};
+
+function makeHeader(salt: Uint8Array, snapshotEnd: number): Buffer {
+  const h = Buffer.alloc(HEADER_SIZE);
+  MAGIC.copy(h, 0);
+  h.writeUInt32LE(VERSION, 8);
+  h.set(salt.subarray(0, 4), 12);
+  h.writeBigUInt64LE(BigInt(snapshotEnd), 16);
+  h.writeUInt32LE(crc32(h, 0, 28), 28);
+  return h;
+}
+
+/** Frames a snapshot into write-sized chunks, synchronously. */
+class ChunkBuilder {
+  readonly chunks: Buffer[] = [];
+  bytes = 0;
+  records = 0;
+  private cur = Buffer.allocUnsafe(CHUNK);
+  private pos = 0;
+
+  constructor(private readonly salted: number) {}
+
+  add(record: unknown): void {
+    const payload = encodePayload(record);
+    const size = FRAME_HEADER + payload.length;
+    let target: Buffer;
+    let at: number;
+    if (size > CHUNK) {
+      this.seal();
+      target = Buffer.allocUnsafe(size);
+      at = 0;
+      this.chunks.push(target);
+    } else {
+      if (this.pos + size > CHUNK) this.seal();
+      target = this.cur;
+      at = this.pos;
+      this.pos += size;
+    }
+    target.writeUInt32LE(payload.length, at);
+    target.writeUInt32LE(crc32(payload), at + 4);
+    stamp(target, this.salted, at);
+    target.set(payload, at + FRAME_HEADER);
+    this.bytes += size;
+    this.records++;
+  }
+
+  finish(): Buffer[] {
+    this.seal();
+    return this.chunks;
+  }
+
+  private seal(): void {
+    if (this.pos === 0) return;
+    this.chunks.push(this.cur.subarray(0, this.pos));
+    this.cur = Buffer.allocUnsafe(CHUNK);
+    this.pos = 0;
+  }
+}
+
+// ---- reading ----
+
+/** Reads a file through a window, so records are not awaited one by one. */
+class WindowReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private start = 0;
+
+  constructor(
+    private readonly handle: FileHandle,
+    readonly size: number,
+  ) {}
+
+  /** Bytes [off, off + len) if the window holds them. The view is valid until the next load. */
+  view(off: number, len: number): Buffer | undefined {
+    const rel = off - this.start;
+    if (rel >= 0 && rel + len <= this.buf.length) return this.buf.subarray(rel, rel + len);
+    return undefined;
+  }
+
+  /** Moves the window to start at `off`, at least `len` bytes long (callers keep off + len <= size). */
+  async load(off: number, len: number): Promise<Buffer> {
+    const want = Math.min(Math.max(len, CHUNK), this.size - off);
+    const buf = Buffer.allocUnsafe(want);
+    let got = 0;
+    while (got < want) {
+      const { bytesRead } = await this.handle.read(buf, got, want - got, off + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    if (got < len) throw new Error(`file shrank while being read (wanted ${len} bytes at ${off}, got ${got})`);
+    this.buf = buf.subarray(0, got);
+    this.start = off;
+    return this.buf.subarray(0, len);
+  }
+
+  async bytes(off: number, len: number): Promise<Buffer> {
+    return this.view(off, len) ?? this.load(off, len);
+  }
+}
+
+/** Offset of the first plausible frame header (length in range, salted checksum right) at or after `from`, or -1. */
+async function findFrame(reader: WindowReader, from: number, salted: number): Promise<number> {
+  const size = reader.size;
+  let y = from;
+  while (y + FRAME_HEADER <= size) {
+    const len = Math.min(CHUNK + FRAME_HEADER - 1, size - y);
+    const win = await reader.bytes(y, len);
+    const last = len - FRAME_HEADER;
+    for (let k = 0; k <= last; k++) {
+      const n = win.readUInt32LE(k);
+      if (n === 0 || n > MAX_RECORD_BYTES) continue;
+      if (frameHeaderCrc(salted, win, k) === win.readUInt32LE(k + 8)) return y + k;
+    }
+    y += last + 1;
+  }
+  return -1;
+}
+
+interface ReadResult {
+  records: unknown[];
+  /** Offset just past the last intact record. */
+  end: number;
+}
+
+async function readRecords(handle: FileHandle, file: string, size: number, salted: number): Promise<ReadResult> {
+  const reader = new WindowReader(handle, size);
+  const records: unknown[] = [];
+  let off = HEADER_SIZE;
+  const damaged = async (why: string): Promise<ReadResult> => {
+    const next = await findFrame(reader, off + 1, salted);
+    if (next >= 0) {
+      throw new JournalError(
+        "EJOURNALCORRUPT",
+        `journal ${file} is corrupt at offset ${off}: ${why}, and a valid record follows at offset ${next}`,
+        { file, offset: off },
+      );
+    }
+    return { records, end: off };
+  };
+  while (off < size) {
+    if (off + FRAME_HEADER > size) return { records, end: off };
+    const h = await reader.bytes(off, FRAME_HEADER);
+    const len = h.readUInt32LE(0);
+    const payloadCrc = h.readUInt32LE(4);
+    if (len === 0 || len > MAX_RECORD_BYTES || frameHeaderCrc(salted, h, 0) !== h.readUInt32LE(8)) {
+      return damaged("bad frame header");
+    }
+    // An intact header whose payload runs past the end: the write was cut short.
+    if (off + FRAME_HEADER + len > size) return { records, end: off };
+    const payload = await reader.bytes(off + FRAME_HEADER, len);
+    if (crc32(payload) !== payloadCrc) return damaged("payload checksum mismatch");
+    try {
+      records.push(decoder.decode(payload));
+    } catch (e) {
+      throw new JournalError(
+        "EJOURNALCORRUPT",
+        `journal ${file} is corrupt at offset ${off}: the record's checksums hold but it does not decode (${(e as Error).message})`,
+        { file, offset: off, cause: e },
+      );
+    }
+    off += FRAME_HEADER + len;
+  }
+  return { records, end: off };
+}
+
+/** Whether `b` (shorter than a header) could be the start of one. */
+function isHeaderPrefix(b: Buffer): boolean {
+  const version = Buffer.alloc(4);
+  version.writeUInt32LE(VERSION, 0);
+  const expect = Buffer.concat([MAGIC, version]);
+  const n = Math.min(b.length, expect.length);
+  return b.subarray(0, n).equals(expect.subarray(0, n));
+}
+
+function parseHeader(h: Buffer, file: string): { salt: Buffer; snapshotEnd: number } {
+  const corrupt = (why: string) => new JournalError("EJOURNALCORRUPT", `journal ${file} is corrupt at offset 0: ${why}`, { file, offset: 0 });
+  if (!h.subarray(0, 8).equals(MAGIC)) throw corrupt("not an emq journal (bad magic)");
+  if (crc32(h, 0, 28) !== h.readUInt32LE(28)) throw corrupt("header checksum mismatch");
+  const version = h.readUInt32LE(8);
+  if (version !== VERSION) throw corrupt(`unsupported journal version ${version}`);
+  const end = h.readBigUInt64LE(16);
+  return { salt: Buffer.from(h.subarray(12, 16)), snapshotEnd: end > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(end) };
+}
+
+// ---- lock ----
+
+/** Directories (real paths) this process has open: a second open here is refused like another process's. */
+const heldLocks = new Set<string>();
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
+
+/**
+ * Takes the directory lock: creates the lock file exclusively with our pid. An existing lock whose
+ * pid is dead (or unreadable, or our own pid left by an earlier incarnation, as in a restarted
+ * container where the broker is pid 1 again) is replaced by an atomic rename, then read back to
+ * check we won. Two processes racing to take over the same stale lock within microseconds can
+ * both succeed; the lock guards against a second broker started by mistake, not against that.
+ */
+async function acquireLock(dir: string): Promise<() => Promise<void>> {
+  const key = await realpath(dir);
+  const lockPath = path.join(dir, LOCK);
+  if (heldLocks.has(key)) {
+    throw new JournalError("EJOURNALLOCKED", `journal ${dir} is already open in this process (pid ${process.pid})`, { file: lockPath, pid: process.pid });
+  }
+  heldLocks.add(key);
+  const mine = `${process.pid}\n`;
+  const release = async (): Promise<void> => {
+    heldLocks.delete(key);
+    try {
+      if ((await readFile(lockPath, "utf8")) === mine) await unlink(lockPath);
+    } catch {
+      // already gone or unreadable: nothing of ours to remove
+    }
+  };
+  try {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      try {
+        await writeFile(lockPath, mine, { flag: "wx" });
+        return release;
+      } catch (e) {
+        if (errno(e) !== "EEXIST") throw e;
+      }
+      let text: string;
+      try {
+        text = await readFile(lockPath, "utf8");
+      } catch (e) {
+        if (errno(e) === "ENOENT") continue; // released meanwhile: try creating again
+        throw e;
+      }
+      const pid = /^\d+\n?$/.test(text) ? Number.parseInt(text, 10) : NaN;
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+        throw new JournalError("EJOURNALLOCKED", `journal ${dir} is locked by running process ${pid} (${lockPath})`, { file: lockPath, pid });
+      }
+      const tmp = `${lockPath}.${process.pid}.tmp`;
+      await writeFile(tmp, mine);
+      await rename(tmp, lockPath);
+      if ((await readFile(lockPath, "utf8").catch(() => "")) === mine) return release;
+    }
+    throw new JournalError("EJOURNALLOCKED", `journal ${dir}: could not take the lock ${lockPath} (contended)`, { file: lockPath });
+  } catch (e) {
+    heldLocks.delete(key);
+    throw e;
+  }
+}
+
+// ---- the journal ----
+
+interface Pending {
+  frame: Buffer;
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+interface Compaction {
+  salt: Buffer;
+  salted: number;
+  /** Header and snapshot frames, written in order. */
+  chunks: Buffer[];
+  snapshotRecords: number;
+  snapshotEnd: number;
+  /** Frames appended since the call: they follow the snapshot in the new file. */
+  forNext: Buffer[];
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+const asIoError = (e: unknown, what: string, file: string): JournalError =>
+  e instanceof JournalError ? e : new JournalError("EJOURNALIO", `${what} ${file}: ${(e as Error)?.message ?? String(e)}`, { file, cause: e });
+
+async function syncDir(dir: string): Promise<void> {
+  let h: FileHandle | undefined;
+  try {
+    h = await open(dir, "r");
+    await h.sync();
+  } catch (e) {
+    // Windows cannot open or fsync a directory; rename there is already durable enough.
+    if (process.platform === "win32") return;
+    throw e;
+  } finally {
+    await h?.close().catch(() => {});
+  }
+}
+
+export class Journal {
+  private handle: FileHandle;
+  private salted: number;
+  /** Bytes in the live file, written. */
+  private livePos: number;
+  private snapshotEnd: number;
+  private fileRecords: number;
+
+  private queue: Pending[] = [];
+  private queuedBytes = 0;
+  private inFlightBytes = 0;
+  /** Queued records taken by a compaction's swap (counted in size until the swap is done). */
+  private takenBytes = 0;
+  private flushScheduled = false;
+  private flushing = false;
+  /** A compaction is swapping files: the flusher must not start a batch. */
+  private swapping = false;
+
+  private readonly compactions: Compaction[] = [];
+  private compacting = false;
+
+  private failure: JournalError | null = null;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private idleWaiters: Array<() => void> = [];
+  private readonly counters: JournalStats = { appends: 0, writes: 0, fsyncs: 0, bytesWritten: 0, compactions: 0 };
+
+  private readonly dir: string;
+  private readonly file: string;
+  private readonly tmp: string;
+  private readonly fsync: boolean;
+  private readonly compactMinBytes: number;
+  private readonly hooks: JournalTestHooks | undefined;
+  private readonly releaseLock: () => Promise<void>;
+
+  private constructor(
+    options: Required<Pick<JournalOptions, "dir" | "fsync" | "compactMinBytes">> & { testHooks: JournalTestHooks | undefined },
+    releaseLock: () => Promise<void>,
+    live: { handle: FileHandle; salt: Buffer; pos: number; snapshotEnd: number; records: number },
+  ) {
+    this.dir = options.dir;
+    this.file = path.join(options.dir, FILE);
+    this.tmp = path.join(options.dir, TMP);
+    this.fsync = options.fsync;
+    this.compactMinBytes = options.compactMinBytes;
+    this.hooks = options.testHooks;
+    this.releaseLock = releaseLock;
+    this.handle = live.handle;
+    this.salted = saltState(live.salt);
+    this.livePos = live.pos;
+    this.snapshotEnd = Math.min(live.snapshotEnd, live.pos);
+    this.fileRecords = live.records;
+  }
+
+  /**
+   * Opens (or creates) the journal in `dir` and reads every intact record. A torn tail is
+   * truncated away and its length returned as `tornBytes`; damage followed by valid data throws
+   * EJOURNALCORRUPT. Takes the directory lock (EJOURNALLOCKED if a live process holds it).
+   */
+  static async open(options: JournalOptions): Promise<{ journal: Journal; records: unknown[]; tornBytes: number }> {
+    const dir = path.resolve(options.dir);
+    const opts = {
+      dir,
+      fsync: options.fsync ?? true,
+      compactMinBytes: options.compactMinBytes ?? DEFAULT_COMPACT_MIN,
+      testHooks: options.testHooks,
+    };
+    const file = path.join(dir, FILE);
+    const tmp = path.join(dir, TMP);
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw asIoError(e, "cannot create journal directory", dir);
+    }
+    let release: () => Promise<void>;
+    try {
+      release = await acquireLock(dir);
+    } catch (e) {
+      throw asIoError(e, "cannot lock journal directory", dir);
+    }
+    let handle: FileHandle | undefined;
+    try {
+      await unlink(tmp).catch((e: unknown) => {
+        if (errno(e) !== "ENOENT") throw e;
+      });
+      try {
+        handle = await open(file, "r+");
+      } catch (e) {
+        if (errno(e) !== "ENOENT") throw e;
+      }
+      let tornBytes = 0;
+      if (handle) {
+        const size = (await handle.stat()).size;
+        if (size >= HEADER_SIZE) {
+          const h = Buffer.alloc(HEADER_SIZE);
+          await handle.read(h, 0, HEADER_SIZE, 0);
+          const { salt, snapshotEnd } = parseHeader(h, file);
+          const { records, end } = await readRecords(handle, file, size, saltState(salt));
+          if (end < size) {
+            tornBytes = size - end;
+            await handle.truncate(end);
+            if (opts.fsync) await handle.datasync();
+          }
+          const journal = new Journal(opts, release, { handle, salt, pos: end, snapshotEnd, records: records.length });
+          return { journal, records, tornBytes };
+        }
+        if (size > 0) {
+          const b = Buffer.alloc(size);
+          await handle.read(b, 0, size, 0);
+          if (!isHeaderPrefix(b)) {
+            throw new JournalError("EJOURNALCORRUPT", `journal ${file} is corrupt at offset 0: not an emq journal (bad magic)`, { file, offset: 0 });
+          }
+          tornBytes = size; // a creation cut short inside the header: start afresh
+        }
+        await handle.close();
+        handle = undefined;
+      }
+      // A new journal: built aside and renamed in, so `journal` never lacks a header.
+      const salt = randomBytes(4);
+      handle = await open(tmp, "w");
+      const header = makeHeader(salt, HEADER_SIZE);
+      await handle.write(header, 0, HEADER_SIZE, 0);
+      if (opts.fsync) await handle.datasync();
+      await rename(tmp, file);
+      if (opts.fsync) await syncDir(dir);
+      const journal = new Journal(opts, release, { handle, salt, pos: HEADER_SIZE, snapshotEnd: HEADER_SIZE, records: 0 });
+      return { journal, records: [], tornBytes };
+    } catch (e) {
+      await handle?.close().catch(() => {});
+      await release();
+      throw asIoError(e, "cannot open journal", file);
+    }
+  }
+
+  /**
+   * Queues a record; resolves once it is on disk (written and, unless fsync is off, fsynced).
+   * Records appended in one turn of the event loop, and while a batch is being written, go out
+   * together with one write and one fsync. Disk order is call order. A failed write rejects with
+   * EJOURNALIO and fails the journal for good; a record that cannot be encoded rejects with
+   * EJOURNALRECORD and changes nothing.
+   */
+  append(record: unknown): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    if (this.failure) return Promise.reject(this.failedError());
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(record);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ frame, resolve, reject });
+      this.queuedBytes += frame.length;
+      this.fileRecords++;
+      this.counters.appends++;
+      for (const c of this.compactions) c.forNext.push(frame);
+      this.scheduleFlush();
+    });
+  }
+
+  /** Bytes in the current journal file, including queued-but-unwritten records. */
+  get size(): number {
+    return this.livePos + this.inFlightBytes + this.queuedBytes + this.takenBytes;
+  }
+
+  /** Bytes of records after the snapshot the current file starts with (all records, for a file never compacted). */
+  get appendedSinceCompaction(): number {
+    return Math.max(0, this.size - this.snapshotEnd);
+  }
+
+  /** Records in the current file, including queued ones. */
+  get recordCount(): number {
+    return this.fileRecords;
+  }
+
+  /**
+   * Whether compacting now is worthwhile. Never while a compaction is pending, and never below
+   * compactMinBytes. Then, with `liveRecordsEstimate` (how many records a snapshot taken now would
+   * hold): when the file holds more than twice that many records, i.e. most of it is superseded.
+   * Without it: when more than half the file's bytes were appended since its snapshot, i.e. the
+   * file has at least doubled since it was last compacted (the cost of compacting is then at most
+   * proportional to what was appended since).
+   */
+  shouldCompact(liveRecordsEstimate?: number): boolean {
+    if (this.closed || this.failure || this.compactions.length > 0) return false;
+    const size = this.size;
+    if (size < this.compactMinBytes) return false;
+    if (liveRecordsEstimate !== undefined) return this.fileRecords > 2 * liveRecordsEstimate;
+    return this.appendedSinceCompaction * 2 > size;
+  }
+
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
+  /** I/O counters since open (for tests and benchmarks). */
+  get stats(): Readonly<JournalStats> {
+    return { ...this.counters };
+  }
+
+  /**
+   * Replaces the journal with `snapshot`, records that rebuild the current state. The iterable is
+   * encoded synchronously, here, so it is the state at the moment of the call; records appended
+   * after the call follow it in the new file, and records appended before it are superseded by it.
+   *
+   * How: the new file (header, snapshot) is written aside in chunks, concurrently with normal
+   * batches, and fsynced. Appends go on being written to the old file meanwhile (and are
+   * acknowledged from it) and are also kept for the new one. Then the swap: the flusher is paused,
+   * everything appended since the call (acknowledged or still queued) is written after the
+   * snapshot, the file is fsynced, renamed over the old one and the directory fsynced; records that
+   * were queued then are acknowledged by that, and later ones go to the new file. A crash before
+   * the rename leaves the old file with every record; after it, the new file has the snapshot and
+   * every record appended since the call.
+   *
+   * Resolves when the swap is done. If writing the new file fails the old one stays in use and this
+   * rejects with EJOURNALIO without failing the journal (only a failed directory fsync after the
+   * rename fails it: which file survives a crash is then unknown). Several calls are run in turn.
+   */
+  compact(snapshot: Iterable<unknown>): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    if (this.failure) return Promise.reject(this.failedError());
+    const salt = randomBytes(4);
+    const salted = saltState(salt);
+    const builder = new ChunkBuilder(salted);
+    try {
+      for (const record of snapshot) builder.add(record);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const snapshotEnd = HEADER_SIZE + builder.bytes;
+    const chunks = [makeHeader(salt, snapshotEnd), ...builder.finish()];
+    return new Promise<void>((resolve, reject) => {
+      this.compactions.push({ salt, salted, chunks, snapshotRecords: builder.records, snapshotEnd, forNext: [], resolve, reject });
+      if (!this.compacting) void this.compactLoop();
+    });
+  }
+
+  /** Writes what is queued, lets pending compactions finish, closes the file and releases the lock. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closed = true;
+      this.closing = this.shutdown();
+    }
+    return this.closing;
+  }
+
+  // ---- internals ----
+
+  private closedError(): JournalError {
+    return new JournalError("EJOURNALCLOSED", `journal ${this.file} is closed`, { file: this.file });
+  }
+
+  private failedError(): JournalError {
+    const f = this.failure!;
+    return new JournalError("EJOURNALIO", `journal ${this.file} failed earlier: ${f.message}`, { file: this.file, cause: f });
+  }
+
+  private async shutdown(): Promise<void> {
+    for (;;) {
+      this.scheduleFlush();
+      if (!this.flushScheduled && !this.flushing && !this.compacting) break;
+      await new Promise<void>((r) => this.idleWaiters.push(r));
+    }
+    await this.handle.close().catch(() => {});
+    await this.releaseLock();
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.flushing || this.swapping || this.failure || this.queue.length === 0) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flushLoop();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0 && !this.failure && !this.swapping) {
+        const batch = this.queue;
+        this.queue = [];
+        const bytes = this.queuedBytes;
+        this.queuedBytes = 0;
+        this.inFlightBytes = bytes;
+        try {
+          await this.writeFrames(this.handle, "live", batch, this.salted, this.livePos);
+          this.livePos += bytes;
+          this.inFlightBytes = 0;
+          if (this.fsync) await this.syncFile(this.handle, "live");
+        } catch (e) {
+          this.inFlightBytes = 0;
+          this.fail(e, batch);
+          break;
+        }
+        for (const p of batch) p.resolve();
+      }
+    } finally {
+      this.flushing = false;
+      this.notifyIdle();
+    }
+  }
+
+  /** Fails the journal: rejects `batch` and everything queued; later calls reject. */
+  private fail(cause: unknown, batch: Pending[]): void {
+    if (!this.failure) this.failure = asIoError(cause, "write failed on journal", this.file);
+    const err = this.failure;
+    const queued = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    for (const p of batch) p.reject(err);
+    for (const p of queued) p.reject(err);
+  }
+
+  /** Writes frames (stamped for the target file's salt) in copies of up to MAX_WRITE bytes; returns the end position. */
+  private async writeFrames(handle: FileHandle, target: "live" | "compact", frames: ReadonlyArray<Pending | Buffer>, salted: number, pos: number): Promise<number> {
+    let i = 0;
+    while (i < frames.length) {
+      const group: Buffer[] = [];
+      let total = 0;
+      // Stamp and copy together, synchronously: a frame may be shared with a compaction's list.
+      while (i < frames.length) {
+        const f = frames[i]!;
+        const frame = Buffer.isBuffer(f) ? f : (f as Pending).frame;
+        if (group.length > 0 && total + frame.length > MAX_WRITE) break;
+        stamp(frame, salted);
+        group.push(frame);
+        total += frame.length;
+        i++;
+      }
+      const chunk = Buffer.concat(group, total);
+      await this.writeAll(handle, target, chunk, pos);
+      pos += total;
+    }
+    return pos;
+  }
+
+  private async writeAll(handle: FileHandle, target: "live" | "compact", buf: Buffer, pos: number): Promise<void> {
+    await this.hooks?.beforeWrite?.(target, buf.length);
+    let off = 0;
+    while (off < buf.length) {
+      this.counters.writes++;
+      const { bytesWritten } = await handle.write(buf, off, buf.length - off, pos + off);
+      if (bytesWritten <= 0) throw new Error("write() wrote nothing");
+      off += bytesWritten;
+      this.counters.bytesWritten += bytesWritten;
+    }
+  }
+
+  private async syncFile(handle: FileHandle, target: "live" | "compact"): Promise<void> {
+    await this.hooks?.beforeSync?.(target);
+    this.counters.fsyncs++;
+    await handle.datasync();
+  }
+
+  private async compactLoop(): Promise<void> {
+    this.compacting = true;
+    try {
+      while (this.compactions.length > 0) {
+        await this.runCompaction(this.compactions[0]!);
+        this.compactions.shift();
+      }
+    } finally {
+      this.compacting = false;
+      this.notifyIdle();
+    }
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failedError();
+  }
+
+  /** One compaction; settles comp's promise, never throws. */
+  private async runCompaction(comp: Compaction): Promise<void> {
+    let handle: FileHandle | undefined;
+    let taken: Pending[] | null = null;
+    let renamed = false;
+    let pos = 0;
+    try {
+      this.throwIfFailed();
+      handle = await open(this.tmp, "w");
+      while (comp.chunks.length > 0) {
+        this.throwIfFailed();
+        const chunk = comp.chunks.shift()!;
+        await this.writeAll(handle, "compact", chunk, pos);
+        pos += chunk.length;
+      }
+      if (this.fsync) await this.syncFile(handle, "compact");
+
+      // The swap. Pause the flusher and take what it has not written yet: the records among them
+      // appended before the call are covered by the snapshot, the others are in forNext.
+      this.swapping = true;
+      while (this.flushing) await new Promise<void>((r) => this.idleWaiters.push(r));
+      this.throwIfFailed();
+      taken = this.queue;
+      this.queue = [];
+      this.takenBytes = this.queuedBytes;
+      this.queuedBytes = 0;
+      const tail = comp.forNext;
+      comp.forNext = [];
+      pos = await this.writeFrames(handle, "compact", tail, comp.salted, pos);
+      if (this.fsync && tail.length > 0) await this.syncFile(handle, "compact");
+      await this.hooks?.beforeRename?.();
+      await rename(this.tmp, this.file);
+      renamed = true;
+      if (this.fsync) {
+        await this.hooks?.beforeSync?.("dir");
+        this.counters.fsyncs++;
+        await syncDir(this.dir);
+      }
+
+      const old = this.handle;
+      this.handle = handle;
+      handle = undefined;
+      this.salted = comp.salted;
+      this.livePos = pos;
+      this.snapshotEnd = comp.snapshotEnd;
+      this.fileRecords = comp.snapshotRecords + tail.length + this.queue.length;
+      this.takenBytes = 0;
+      this.swapping = false;
+      this.counters.compactions++;
+      const done = taken;
+      taken = null;
+      for (const p of done) p.resolve();
+      comp.resolve();
+      await old.close().catch(() => {});
+    } catch (e) {
+      const err = asIoError(e, "compaction failed for journal", this.file);
+      if (renamed && !this.failure) {
+        // The rename may or may not survive a crash: nothing written from now on can be promised.
+        this.failure = err;
+      }
+      if (taken) {
+        this.takenBytes = 0;
+        if (this.failure) {
+          for (const p of taken) p.reject(this.failure);
+        } else {
+          // Back to the front of the queue: they go to the old file, which stays.
+          this.queue = taken.concat(this.queue);
+          this.queuedBytes = this.queue.reduce((n, p) => n + p.frame.length, 0);
+        }
+      }
+      if (this.failure) this.fail(this.failure, []);
+      await handle?.close().catch(() => {});
+      if (!renamed) await unlink(this.tmp).catch(() => {});
+      this.swapping = false;
+      comp.reject(err);
+    } finally {
+      this.swapping = false;
+      this.scheduleFlush();
+    }
+  }
+}

@@ -1,0 +1,330 @@
+// The queue API's ZMTP side: a ROUTER that takes one request per message, answers each with one
+// reply, and keeps each peer's replies in the order its requests came, so a DEALER can pipeline
+// (spec/queue-api.md §2). Around the synchronous QueueApi it adds the codec, authentication and,
+// in durable mode, the wait for the journal: a reply that acknowledges a change goes out only once
+// the change is on disk.
+
+import { Buffer } from "node:buffer";
+import { createLogger, type Logger } from "../log/logger.js";
+import { WarnLimiter } from "../log/warn-limiter.js";
+import { displayId } from "../log/display-id.js";
+import { Router } from "../socket/router.js";
+import { DEFAULT_QUEUE_API_ADDRESS } from "./address.js";
+import { QueueApi, errorReply } from "./api.js";
+import { type AuthRequest, type TokenVerifier, staticTokens } from "./auth.js";
+import { type Format, decodeFrame, encodeValue, negotiateAccept, sniffFormat } from "./codec.js";
+import { type ApiReply, type ApiRequest, parseEnvelope } from "./envelope.js";
+import { ApiError, TITLE, unavailable } from "./errors.js";
+import { Journal } from "./journal.js";
+import type { CapacityOptions } from "./limits.js";
+import { type StoreRecord, isStoreRecord } from "./records.js";
+import { QueueStore } from "./store.js";
+
+export { DEFAULT_QUEUE_API_ADDRESS };
+
+export interface QueueServerOptions extends CapacityOptions {
+  /** Where the ROUTER binds. Default tcp://127.0.0.1:47295. */
+  endpoint?: string;
+  /** Durable mode: keep a journal in this directory. Default: memory only. */
+  dataDir?: string;
+  /** With dataDir: fsync each batch of journal writes (default true). */
+  fsync?: boolean;
+  /** Tokens accepted in X-Auth-Token; empty or absent (and no verifier) = open. */
+  authTokens?: string[];
+  /** A custom verifier; overrides authTokens. */
+  verifier?: TokenVerifier;
+  /** Largest request accepted, bytes. Bigger ones cost the sender its connection (libzmq's
+   * maxMessageSize rule), so this sits well above the 256 KiB post limit, which gets a 400. */
+  maxRequestBytes?: number;
+  /** Replies queued per peer that does not read; beyond it that peer's replies are dropped. */
+  sendHighWaterMark?: number;
+  /** Clock for the store (ms since the epoch); tests inject one. */
+  now?: () => number;
+  logger?: Logger;
+}
+
+export interface QueueServerCounters {
+  requests: number;
+  /** Requests answered with a 4xx or 5xx. */
+  errors: number;
+  /** Replies that could not be sent (peer gone, or not reading). */
+  unsent: number;
+}
+
+interface Pending {
+  done: boolean;
+  frames?: Buffer[];
+}
+
+export class QueueServer {
+  readonly store: QueueStore;
+  readonly api: QueueApi;
+  readonly counters: QueueServerCounters = { requests: 0, errors: 0, unsent: 0 };
+  private readonly log: Logger;
+  private readonly warnings: WarnLimiter;
+  private readonly router: Router;
+  private readonly verifier: TokenVerifier | undefined;
+  private journal: Journal | undefined;
+  private pendingWrite: Promise<void> | undefined;
+  private compacting = false;
+  private storageFailed = false;
+  /** Per peer, replies not yet sent because an earlier one is still waiting. */
+  private readonly queues = new Map<string, Pending[]>();
+  private running = false;
+  private stopping = false;
+  private _endpoint = "";
+
+  constructor(private readonly options: QueueServerOptions = {}) {
+    this.log = options.logger ?? createLogger({ component: "queue-api", level: "warn" });
+    this.warnings = new WarnLimiter(this.log);
+    this.store = new QueueStore({ ...options, now: options.now });
+    this.api = new QueueApi(this.store, { healthy: () => !this.storageFailed && !(this.journal?.failed ?? false) });
+    this.verifier = options.verifier ?? (options.authTokens && options.authTokens.length > 0 ? staticTokens(options.authTokens) : undefined);
+    this.router = new Router({
+      mandatory: true,
+      handover: true,
+      // A peer that stops reading loses its own replies, nobody else's.
+      sendTimeout: 0,
+      sendHighWaterMark: options.sendHighWaterMark ?? 10_000,
+      receiveHighWaterMark: 10_000,
+      maxMessageSize: options.maxRequestBytes ?? 4 * 1024 * 1024,
+      linger: 2000,
+    });
+  }
+
+  /** Where the ROUTER listens (after start(); port 0 resolved). */
+  get endpoint(): string {
+    return this._endpoint;
+  }
+
+  /** Whether changes go to a journal (--data-dir). */
+  get durable(): boolean {
+    return this.options.dataDir !== undefined;
+  }
+
+  /** Whether X-Auth-Token is checked. */
+  get authenticated(): boolean {
+    return this.verifier !== undefined;
+  }
+
+  /** Open the journal (durable mode), replay it, bind, and start answering. */
+  async start(): Promise<void> {
+    if (this.options.dataDir !== undefined) await this.openJournal(this.options.dataDir);
+    try {
+      await this.router.bind(this.options.endpoint ?? DEFAULT_QUEUE_API_ADDRESS);
+    } catch (err) {
+      await this.journal?.close();
+      throw err;
+    }
+    this._endpoint = this.router.lastEndpoint ?? "";
+    this.running = true;
+    void this.serve();
+  }
+
+  /** Stop taking requests, let queued replies go out (linger), and close the journal. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    // Requests that arrive from here on get 503; the ones waiting for the journal are flushed and
+    // answered before the socket closes (and gets `linger` to send them).
+    const j = this.journal;
+    await j?.close().catch((err: unknown) => this.log.error("closing the journal failed", { error: err }));
+    this.journal = undefined;
+    await new Promise((r) => setImmediate(r));
+    this.running = false;
+    this.router.close();
+  }
+
+  private async openJournal(dir: string): Promise<void> {
+    const { journal, records, tornBytes } = await Journal.open({ dir, fsync: this.options.fsync ?? true });
+    let applied = 0;
+    try {
+      for (const r of records) {
+        if (!isStoreRecord(r)) throw new Error(`record ${applied + 1} in ${dir} is not a queue store record`);
+        this.store.apply(r);
+        applied++;
+      }
+    } catch (err) {
+      await journal.close();
+      throw err;
+    }
+    if (tornBytes > 0) this.log.warn("journal had a torn tail (a write cut short by a crash); dropped it", { dir, tornBytes });
+    this.journal = journal;
+    this.store.sink = (r) => this.persist(r);
+    const c = this.store.counters;
+    this.log.info("journal replayed", { dir, records: applied, queues: c.queues, messages: c.messages });
+    this.maybeCompact();
+  }
+
+  private persist(r: StoreRecord): void {
+    const j = this.journal;
+    if (!j) return;
+    this.pendingWrite = j.append(r);
+    this.maybeCompact();
+  }
+
+  private maybeCompact(): void {
+    const j = this.journal;
+    if (!j || this.compacting || !j.shouldCompact()) return;
+    this.compacting = true;
+    const started = Date.now();
+    j.compact(this.store.snapshot())
+      .then(() => this.log.info("journal compacted", { ms: Date.now() - started, bytes: j.size }))
+      .catch((err: unknown) => {
+        this.storageFailed = true;
+        this.log.error("journal compaction failed", { error: err });
+      })
+      .finally(() => (this.compacting = false));
+  }
+
+  private async serve(): Promise<void> {
+    for (;;) {
+      let msg: Buffer[];
+      try {
+        msg = await this.router.receive();
+      } catch {
+        return; // closed
+      }
+      try {
+        this.take(msg);
+      } catch (err) {
+        // A bug of ours must not stop the service: say so loudly, keep serving.
+        this.log.error("internal error handling a request", { error: err, stack: (err as Error).stack });
+      }
+    }
+  }
+
+  /** One request in: split the envelope, decode, answer (now or when durable/authenticated). */
+  private take(msg: Buffer[]): void {
+    this.counters.requests++;
+    const peer = msg[0]!;
+    const delimiter = msg.findIndex((f, i) => i > 0 && f.length === 0);
+    const envelope = delimiter > 0 ? msg.slice(0, delimiter + 1) : [peer];
+    const payload = msg.slice(envelope.length);
+    let format: Format = "msgpack";
+    let requestId: string | undefined;
+    let reply: ApiReply | Promise<ApiReply>;
+    try {
+      if (payload.length !== 1) {
+        throw new ApiError(400, TITLE.invalidBody, `A request is exactly one frame after the envelope; got ${payload.length}.`);
+      }
+      format = sniffFormat(payload[0]!) ?? "msgpack";
+      const decoded = decodeFrame(payload[0]!);
+      format = decoded.format;
+      const req = parseEnvelope(decoded.value, decoded.format);
+      requestId = req.headers.get("x-request-id");
+      const accept = negotiateAccept(req.headers.get("accept"));
+      if (accept === undefined) {
+        format = "msgpack";
+        throw new ApiError(406, TITLE.notAcceptable, "This API answers in application/x-msgpack or application/json.");
+      }
+      format = accept;
+      reply = this.answer(req, peer);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      if (err.status === 400) this.warnings.warn(`bad:${err.description.slice(0, 40)}`, "bad queue API request", { peer: displayId(peer), error: err.description });
+      reply = errorReply(err);
+    }
+    this.reply(peer, envelope, reply, format, requestId);
+  }
+
+  /** Authentication, then the API; a change waits for the journal before it is acknowledged. */
+  private answer(req: ApiRequest, peer: Buffer): ApiReply | Promise<ApiReply> {
+    if (this.verifier) {
+      const auth: AuthRequest = { token: req.headers.get("x-auth-token"), project: req.headers.get("x-project-id"), peer: displayId(peer) };
+      let verdict: boolean | Promise<boolean>;
+      try {
+        verdict = this.verifier(auth);
+      } catch (err) {
+        return this.verifierFailed(err);
+      }
+      if (verdict instanceof Promise) {
+        return verdict.then(
+          (ok) => (ok && this.running ? this.apply(req) : denied()),
+          (err: unknown) => this.verifierFailed(err),
+        );
+      }
+      if (!verdict) return denied();
+    }
+    return this.apply(req);
+  }
+
+  private apply(req: ApiRequest): ApiReply | Promise<ApiReply> {
+    if (this.stopping) return errorReply(unavailable("The broker is stopping."));
+    if (this.storageFailed && req.action !== "GET" && req.action !== "HEAD") {
+      return errorReply(unavailable("Storage has failed (see the broker's log); changes are refused until it restarts."));
+    }
+    this.pendingWrite = undefined;
+    const reply = this.api.handle(req);
+    const durable = this.pendingWrite as Promise<void> | undefined;
+    this.pendingWrite = undefined;
+    if (!durable) return reply;
+    return durable.then(
+      () => reply,
+      (err: unknown) => {
+        this.storageFailed = true;
+        this.log.error("journal write failed: the change is not durable", { error: err });
+        return errorReply(unavailable("The change could not be written to disk; it may be lost on restart."));
+      },
+    );
+  }
+
+  private verifierFailed(err: unknown): ApiReply {
+    this.log.error("the token verifier failed", { error: err });
+    return errorReply(unavailable("Authentication is unavailable."));
+  }
+
+  /** Send now if nothing of this peer's is waiting, else after the ones before it. */
+  private reply(peer: Buffer, envelope: Buffer[], reply: ApiReply | Promise<ApiReply>, format: Format, requestId: string | undefined): void {
+    const key = peer.toString("latin1");
+    let q = this.queues.get(key);
+    if (!(reply instanceof Promise) && !q) {
+      this.send([...envelope, this.encode(reply, format, requestId)]);
+      return;
+    }
+    if (!q) this.queues.set(key, (q = []));
+    const slot: Pending = { done: false };
+    q.push(slot);
+    const settle = (r: ApiReply): void => {
+      slot.done = true;
+      slot.frames = [...envelope, this.encode(r, format, requestId)];
+      this.flush(key);
+    };
+    if (reply instanceof Promise) {
+      reply.then(settle, (err: unknown) => {
+        this.log.error("internal error answering a request", { error: err });
+        settle(errorReply(new ApiError(500, "Internal error", "The broker failed to answer this request; see its log.")));
+      });
+    } else settle(reply);
+  }
+
+  private flush(key: string): void {
+    const q = this.queues.get(key);
+    if (!q) return;
+    while (q.length > 0 && q[0]!.done) this.send(q.shift()!.frames!);
+    if (q.length === 0) this.queues.delete(key);
+  }
+
+  private encode(reply: ApiReply, format: Format, requestId: string | undefined): Buffer {
+    if (reply.status >= 400) this.counters.errors++;
+    const headers: Record<string, string> = {
+      "Content-Type": format === "json" ? "application/json" : "application/x-msgpack",
+      ...reply.headers,
+    };
+    if (requestId !== undefined) headers["X-Request-ID"] = requestId;
+    const bytes = encodeValue({ status: reply.status, headers, body: reply.body ?? null }, format);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  private send(frames: Buffer[]): void {
+    if (!this.running) return;
+    this.router.send(frames).catch((err: { code?: string }) => {
+      this.counters.unsent++;
+      this.warnings.warn(`unsent:${err.code}`, "a queue API reply could not be sent", { peer: displayId(frames[0]!), code: err.code });
+    });
+  }
+}
+
+function denied(): ApiReply {
+  return errorReply(new ApiError(401, TITLE.unauthorized, "A valid X-Auth-Token header is required."));
+}
