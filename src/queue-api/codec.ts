@@ -95,6 +95,23 @@ export function decodeFrame(frame: Uint8Array): { format: Format; value: unknown
   return { format, value: format === "msgpack" ? decodeMsgpack(frame) : decodeJson(frame) };
 }
 
+/**
+ * Decode msgpack bytes holding one value of any type, with decodeFrame's rules (the journal reads
+ * its records with this, so what a request could carry always reads back). Throws CodecError.
+ */
+export function decodeMsgpackValue(bytes: Uint8Array): unknown {
+  buf = bytes;
+  pos = 0;
+  end = bytes.length;
+  try {
+    const value = readValue(0);
+    if (pos !== end) throw mpError(TRAILING);
+    return value;
+  } finally {
+    buf = EMPTY;
+  }
+}
+
 /** Stores `value` under `key` as an own property, also for "__proto__". */
 function setKey(map: Record<string, unknown>, key: string, value: unknown): void {
   if (key === "__proto__") Object.defineProperty(map, key, { value, writable: true, enumerable: true, configurable: true });

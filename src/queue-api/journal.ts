@@ -58,7 +58,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, realpath, rename, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 import { setImmediate } from "node:timers";
-import { Decoder, Encoder } from "@msgpack/msgpack";
+import { decodeMsgpackValue, encodeValue } from "./codec.js";
 
 export interface JournalOptions {
   /** Directory holding the journal; created if missing (recursive). */
@@ -197,32 +197,20 @@ const frameHeaderCrc = (salted: number, b: Uint8Array, at: number): number => cr
 
 // ---- records ----
 
-// Shared codec instances (both clone themselves if re-entered).
-const encoder = new Encoder({ useBigInt64: true });
-const decoder = new Decoder({ useBigInt64: true });
-const PROTO_KEY = Buffer.from("__proto__", "latin1");
-
 /**
- * Encodes a record, refusing what could not be read back. The result is the encoder's shared
- * buffer: copy it before the next encode. msgpack's decoder refuses a map key "__proto__" (which
- * JSON.parse does produce), so a payload containing those bytes is test-decoded once.
+ * Encodes a record with the queue API's own msgpack codec, so that whatever a request could carry
+ * (bigints up to 64 bits, a "__proto__" key) is written and read back exactly. Refuses what it
+ * cannot encode. The result is a fresh array.
  */
 function encodePayload(record: unknown): Uint8Array {
   let payload: Uint8Array;
   try {
-    payload = encoder.encodeSharedRef(record);
+    payload = encodeValue(record, "msgpack");
   } catch (e) {
     throw new JournalError("EJOURNALRECORD", `record cannot be encoded: ${(e as Error).message}`, { cause: e });
   }
   if (payload.length > MAX_RECORD_BYTES) {
     throw new JournalError("EJOURNALRECORD", `record is ${payload.length} bytes encoded, over the ${MAX_RECORD_BYTES}-byte limit`);
-  }
-  if (Buffer.from(payload.buffer, payload.byteOffset, payload.length).indexOf(PROTO_KEY) >= 0) {
-    try {
-      decoder.decode(payload);
-    } catch (e) {
-      throw new JournalError("EJOURNALRECORD", `record would not decode: ${(e as Error).message}`, { cause: e });
-    }
   }
   return payload;
 }
@@ -390,7 +378,7 @@ async function readRecords(handle: FileHandle, file: string, size: number, salte
     const payload = await reader.bytes(off + FRAME_HEADER, len);
     if (crc32(payload) !== payloadCrc) return damaged("payload checksum mismatch");
     try {
-      records.push(decoder.decode(payload));
+      records.push(decodeMsgpackValue(payload));
     } catch (e) {
       throw new JournalError(
         "EJOURNALCORRUPT",
@@ -427,12 +415,19 @@ function parseHeader(h: Buffer, file: string): { salt: Buffer; snapshotEnd: numb
 /** Directories (real paths) this process has open: a second open here is refused like another process's. */
 const heldLocks = new Set<string>();
 
-function pidAlive(pid: number): boolean {
+/**
+ * Whether a process with this pid exists: true, false, or "unknown" when the runtime may not look
+ * (Deno without --allow-run). Only ESRCH counts as dead; EPERM means it exists under another user.
+ */
+function pidAlive(pid: number): boolean | "unknown" {
   try {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ESRCH") return false;
+    if (code === "EPERM") return true;
+    return "unknown";
   }
 }
 
@@ -477,7 +472,16 @@ async function acquireLock(dir: string): Promise<() => Promise<void>> {
         throw e;
       }
       const pid = /^\d+\n?$/.test(text) ? Number.parseInt(text, 10) : NaN;
-      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+      const alive = Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid ? pidAlive(pid) : false;
+      if (alive === "unknown") {
+        // Respect the lock, but say why: the usual cause is a Deno run without --allow-run.
+        throw new JournalError(
+          "EJOURNALLOCKED",
+          `journal ${dir} has a lock left by process ${pid} (${lockPath}) and this runtime may not check whether that process still runs (Deno needs --allow-run); remove the lock file if no broker uses this directory`,
+          { file: lockPath, pid },
+        );
+      }
+      if (alive) {
         throw new JournalError("EJOURNALLOCKED", `journal ${dir} is locked by running process ${pid} (${lockPath})`, { file: lockPath, pid });
       }
       const tmp = `${lockPath}.${process.pid}.tmp`;
@@ -600,7 +604,14 @@ export class Journal {
     const file = path.join(dir, FILE);
     const tmp = path.join(dir, TMP);
     try {
-      await mkdir(dir, { recursive: true });
+      // Directories created here must themselves survive a crash: fsync each new one's parent.
+      const created = await mkdir(dir, { recursive: true });
+      if (created !== undefined && opts.fsync) {
+        for (let d = dir; ; d = path.dirname(d)) {
+          await syncDir(path.dirname(d));
+          if (d === created || d === path.dirname(d)) break;
+        }
+      }
     } catch (e) {
       throw asIoError(e, "cannot create journal directory", dir);
     }

@@ -12,7 +12,7 @@ import { Router } from "../socket/router.js";
 import { DEFAULT_QUEUE_API_ADDRESS } from "./address.js";
 import { QueueApi, errorReply } from "./api.js";
 import { type AuthRequest, type TokenVerifier, staticTokens } from "./auth.js";
-import { type Format, decodeFrame, encodeValue, negotiateAccept, sniffFormat } from "./codec.js";
+import { CodecError, type Format, decodeFrame, encodeValue, negotiateAccept } from "./codec.js";
 import { type ApiReply, type ApiRequest, parseEnvelope } from "./envelope.js";
 import { ApiError, TITLE, unavailable } from "./errors.js";
 import { Journal } from "./journal.js";
@@ -29,6 +29,9 @@ export interface QueueServerOptions extends CapacityOptions {
   dataDir?: string;
   /** With dataDir: fsync each batch of journal writes (default true). */
   fsync?: boolean;
+  /** With dataDir: compact the journal once it is at least this big (bytes; default 64 MiB) and
+   * holds more than twice the records a snapshot would. */
+  compactBytes?: number;
   /** Tokens accepted in X-Auth-Token; empty or absent (and no verifier) = open. */
   authTokens?: string[];
   /** A custom verifier; overrides authTokens. */
@@ -136,7 +139,7 @@ export class QueueServer {
   }
 
   private async openJournal(dir: string): Promise<void> {
-    const { journal, records, tornBytes } = await Journal.open({ dir, fsync: this.options.fsync ?? true });
+    const { journal, records, tornBytes } = await Journal.open({ dir, fsync: this.options.fsync ?? true, compactMinBytes: this.options.compactBytes });
     let applied = 0;
     try {
       for (const r of records) {
@@ -165,7 +168,8 @@ export class QueueServer {
 
   private maybeCompact(): void {
     const j = this.journal;
-    if (!j || this.compacting || !j.shouldCompact()) return;
+    const c = this.store.counters;
+    if (!j || this.compacting || !j.shouldCompact(c.queues + c.messages + c.claims)) return;
     this.compacting = true;
     const started = Date.now();
     j.compact(this.store.snapshot())
@@ -208,7 +212,6 @@ export class QueueServer {
       if (payload.length !== 1) {
         throw new ApiError(400, TITLE.invalidBody, `A request is exactly one frame after the envelope; got ${payload.length}.`);
       }
-      format = sniffFormat(payload[0]!) ?? "msgpack";
       const decoded = decodeFrame(payload[0]!);
       format = decoded.format;
       const req = parseEnvelope(decoded.value, decoded.format);
@@ -222,6 +225,8 @@ export class QueueServer {
       reply = this.answer(req, peer);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
+      // An undecodable frame is answered in the codec its first bytes suggest.
+      if (err instanceof CodecError) format = err.format;
       if (err.status === 400) this.warnings.warn(`bad:${err.description.slice(0, 40)}`, "bad queue API request", { peer: displayId(peer), error: err.description });
       reply = errorReply(err);
     }

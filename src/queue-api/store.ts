@@ -9,6 +9,7 @@
 // Knows nothing about hrefs or statuses, except the delete-with-claim refusals and the capacity
 // refusals, which it throws as ApiErrors because only it knows why.
 
+import { encodedSize } from "./codec.js";
 import { ApiError, TITLE, invalidCall, unavailable } from "./errors.js";
 import { Heap } from "./heap.js";
 import { DEFAULT_CAPACITY, type CapacityOptions } from "./limits.js";
@@ -119,6 +120,7 @@ export class QueueStore {
   private readonly capacity: Required<CapacityOptions>;
   private readonly sizeOf: (body: unknown) => number;
   private clock = 0;
+  private knownSizes: number[] | undefined;
   private idPrefix = randomHex(8);
   private idCounter = 0;
   sink: ((record: StoreRecord) => void) | undefined;
@@ -129,7 +131,7 @@ export class QueueStore {
   constructor(options: StoreOptions = {}) {
     this.now = options.now ?? Date.now;
     this.sink = options.sink;
-    this.sizeOf = options.sizeOf ?? roughSize;
+    this.sizeOf = options.sizeOf ?? ((body) => encodedSize(body, "msgpack"));
     this.capacity = {
       maxMessagesPerQueue: options.maxMessagesPerQueue ?? DEFAULT_CAPACITY.maxMessagesPerQueue,
       maxTotalBytes: options.maxTotalBytes ?? DEFAULT_CAPACITY.maxTotalBytes,
@@ -213,14 +215,21 @@ export class QueueStore {
       );
     }
     let bytes = 0;
-    for (const it of items) bytes += this.sizeOf(it.body);
+    const sizes = items.map((it) => this.sizeOf(it.body));
+    for (const n of sizes) bytes += n;
     if (this.counters.bytes + bytes > this.capacity.maxTotalBytes) {
       throw unavailable(
         `Messages could not be enqueued: the broker holds ${this.counters.bytes} bytes of messages and the limit is ${this.capacity.maxTotalBytes} (--queue-max-bytes).`,
       );
     }
     const m: [string, number, unknown][] = items.map((it) => [this.newId(queue.byId), it.ttl, it.body]);
-    this.commit({ op: "post", p, q, at, c: client, m });
+    // apply() would measure the bodies again; hand it the sizes just computed.
+    this.knownSizes = sizes;
+    try {
+      this.commit({ op: "post", p, q, at, c: client, m });
+    } finally {
+      this.knownSizes = undefined;
+    }
     return m.map((x) => x[0]);
   }
 
@@ -363,7 +372,8 @@ export class QueueStore {
       case "post": {
         const queue = this.queue(r.p, r.q);
         if (!queue) return;
-        for (const [id, ttl, body] of r.m) this.addMsg(queue, id, queue.next++, r.at, ttl, r.at + ttl * 1000, r.c, body);
+        const sizes = this.knownSizes;
+        r.m.forEach(([id, ttl, body], i) => this.addMsg(queue, id, queue.next++, r.at, ttl, r.at + ttl * 1000, r.c, body, sizes?.[i]));
         return;
       }
       case "msg": {
@@ -510,8 +520,8 @@ export class QueueStore {
     this.maybeRebuild();
   }
 
-  private addMsg(queue: Queue, id: string, marker: number, created: number, ttl: number, expires: number, client: string, body: unknown): void {
-    const size = this.sizeOf(body);
+  private addMsg(queue: Queue, id: string, marker: number, created: number, ttl: number, expires: number, client: string, body: unknown, known?: number): void {
+    const size = known ?? this.sizeOf(body);
     const m: Msg = { id, marker, created, ttl, expires, client, body, size, claim: null, dead: false, inFree: true, queue };
     queue.byId.set(id, m);
     // Snapshots may restore out of order; keep `order` sorted by marker.
@@ -678,11 +688,3 @@ function randomHex(bytes: number): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-/** A cheap size estimate when no codec-based one is given: JSON length. */
-function roughSize(body: unknown): number {
-  try {
-    return JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v))?.length ?? 4;
-  } catch {
-    return 64;
-  }
-}

@@ -15,10 +15,11 @@ import { readFileSync, readdirSync } from "node:fs";
 import * as net from "node:net";
 import { fileURLToPath } from "node:url";
 import { Dealer, Router } from "../../src/index.js";
-// These two import withTimeout and Case from here; the cycle is safe because neither runs
+// These import withTimeout and Case from here; the cycle is safe because none of them runs
 // anything at load time.
 import { patternCases } from "./pattern-cases.js";
 import { pubsubCases } from "./pubsub-cases.js";
+import { queueApiCases } from "./queue-api-cases.js";
 import { EMQP_VECTOR_SCHEMA, runEmqpVector, type EmqpVector } from "./emqp-cases.js";
 import {
   COMMAND,
@@ -700,4 +701,5 @@ export const cases: Case[] = [
   { name: "writer-decoder: FrameWriter -> FrameDecoder round trip split at every offset", run: writerDecoderSplits },
   ...pubsubCases,
   ...patternCases,
+  ...queueApiCases,
 ];

@@ -3,7 +3,8 @@
 // case, then `N passed, N failed` as the last line; exits 1 if any case failed.
 //
 //   bun test/conformance/run.ts
-//   deno run --allow-net --allow-env --allow-read --sloppy-imports test/conformance/run.ts
+//   deno run --allow-net --allow-env --allow-read --allow-write --allow-run --sloppy-imports test/conformance/run.ts
+//     (--allow-write for the queue API journal; --allow-run for its stale-lock check, process.kill(pid, 0))
 //   node --experimental-strip-types test/conformance/run.ts   (Node >= 22.6 only; not needed on Node)
 //
 // An optional argument filters cases by substring: `bun test/conformance/run.ts fake-peer`.
