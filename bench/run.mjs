@@ -2,12 +2,13 @@
 // drifts by 2x between runs, so only ratios measured side by side mean anything), then prints a
 // table with the ratio emq / baseline against its target and writes .bench-out/results.json.
 //
-//   node bench/run.mjs [--quick] [--only=throughput,latency,pushpull,pubsub,broker] [--reps=N] [--profile] [--strict] [--timeout=S]
+//   node bench/run.mjs [--quick] [--only=throughput,latency,pushpull,pubsub,broker,queue] [--reps=N] [--profile] [--strict] [--timeout=S]
 //
 //   --quick     fewer messages, one repetition: a smoke run (~15-30 s)
 //   --only=X,Y  just these benchmarks (comma-separated): throughput (DEALER -> ROUTER), latency,
 //               pushpull (PUSH -> PULL), pubsub (PUB -> 1 and 4 SUB), broker (eMQP jobs through
-//               one Broker, 1 and 4 workers; not part of the default run)
+//               one Broker, 1 and 4 workers; not part of the default run), queue (queue API posts/s
+//               and claim+delete/s against one QueueServer; not part of the default run either)
 //   --reps=N    repetitions per case (default 5; the median is reported)
 //   --profile   run every measuring process under `node --cpu-prof` (profiles in .bench-out/prof/,
 //               named by test, role, implementation and size; summarize one or several with
@@ -27,6 +28,7 @@ import { measureLatency } from "./latency.mjs";
 import { measurePushPull } from "./pushpull.mjs";
 import { measurePubSub } from "./pubsub.mjs";
 import { CLIENTS, SLOTS, WINDOW, libAvailable, measureBroker, measureEcho } from "./broker.mjs";
+import * as queueBench from "./queue.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT_DIR = join(ROOT, ".bench-out");
@@ -66,8 +68,23 @@ const BROKER_CASES = [
   { variant: "lib", workers: 4, count: 30_000, warmup: 5_000, quick: 10_000, quickWarmup: 2_000, target: 50_000 },
 ];
 const BROKER_ECHO = { count: 200_000, warmup: 20_000, quick: 50_000, quickWarmup: 5_000 };
-const BENCHES = ["throughput", "latency", "pushpull", "pubsub", "broker"];
-/** Run when --only is not given (broker is opt-in: it is a different kind of figure). */
+/** Queue API through one QueueServer (bench/queue.mjs); counts are messages per client process (for
+ * consume: each client's share of the untimed fill). No target (the issue asks for the figures);
+ * ratios to the same-run echo of a post-sized message (same clients and window) are reported. */
+const QUEUE_CASES = [
+  { kind: "post", impl: "lib", mode: "memory", batch: 1, count: 30_000, warmup: 3_000, quick: 10_000, quickWarmup: 1_000 },
+  { kind: "post", impl: "lib", mode: "durable", batch: 1, count: 30_000, warmup: 3_000, quick: 10_000, quickWarmup: 1_000 },
+  { kind: "post", impl: "lib", mode: "nofsync", batch: 1, count: 30_000, warmup: 3_000, quick: 10_000, quickWarmup: 1_000 },
+  { kind: "post", impl: "raw", mode: "memory", batch: 1, count: 30_000, warmup: 3_000, quick: 10_000, quickWarmup: 1_000 },
+  { kind: "post", impl: "lib", mode: "memory", batch: 10, count: 100_000, warmup: 5_000, quick: 30_000, quickWarmup: 2_000 },
+  { kind: "post", impl: "lib", mode: "durable", batch: 10, count: 100_000, warmup: 5_000, quick: 30_000, quickWarmup: 2_000 },
+  { kind: "consume", impl: "lib", mode: "memory", batch: 1, count: 30_000, warmup: 2_000, quick: 10_000, quickWarmup: 1_000 },
+  { kind: "consume", impl: "lib", mode: "durable", batch: 1, count: 30_000, warmup: 2_000, quick: 10_000, quickWarmup: 1_000 },
+  { kind: "consume", impl: "raw", mode: "memory", batch: 1, count: 30_000, warmup: 2_000, quick: 10_000, quickWarmup: 1_000 },
+];
+const QUEUE_ECHO = { count: 200_000, warmup: 20_000, quick: 60_000, quickWarmup: 5_000 };
+const BENCHES = ["throughput", "latency", "pushpull", "pubsub", "broker", "queue"];
+/** Run when --only is not given (broker and queue are opt-in: they are a different kind of figure). */
 const DEFAULT_BENCHES = ["throughput", "latency", "pushpull", "pubsub"];
 
 function parseArgs(argv) {
@@ -109,10 +126,11 @@ export async function main(argv = process.argv.slice(2)) {
   const opts = parseArgs(argv);
   const started = Date.now();
   const budgetMs = opts.timeout * 1000;
-  const results = { throughput: [], latency: [], pushpull: [], pubsub: [], broker: [], brokerEcho: [], errors: [] };
+  const results = { throughput: [], latency: [], pushpull: [], pubsub: [], broker: [], brokerEcho: [], queue: [], queueEcho: [], errors: [] };
   const want = (bench) => (opts.only === undefined ? DEFAULT_BENCHES.includes(bench) : opts.only.includes(bench));
   const lib = want("broker") ? libAvailable() : { ok: false };
   if (want("broker") && !lib.ok) log(`broker: the lib variant (Client + Worker) is skipped: ${lib.reason}`);
+  const queueEchoSize = want("queue") ? await queueBench.postRequestSize(1) : undefined;
   let finished = false;
 
   const report = () => printAndSave(opts, results, started);
@@ -236,6 +254,7 @@ export async function main(argv = process.argv.slice(2)) {
         }
       }
     }
+    if (want("queue")) await runQueue(opts, rep, orderFor(rep), queueEchoSize, profileDir, results);
     if (want("pubsub")) {
       for (const c of PUBSUB_CASES) {
         const count = opts.quick ? c.quick : c.count;
@@ -263,9 +282,50 @@ export async function main(argv = process.argv.slice(2)) {
   finished = true;
   clearTimeout(watchdog);
   const summary = report();
-  const missed = [summary.throughput, summary.latency, summary.pushpull, summary.pubsub, summary.broker].some((rows) => rows.some((r) => r.pass === false));
+  const missed = [summary.throughput, summary.latency, summary.pushpull, summary.pubsub, summary.broker, summary.queue].some((rows) => rows.some((r) => r.pass === false));
   process.exitCode = results.errors.length > 0 ? 1 : opts.strict && missed ? 1 : 0;
   return summary;
+}
+
+/**
+ * One repetition of the queue API cases: the two echo baselines (in `order`), every case, and the
+ * echoes again (in reverse order): the cases take ~20-40 s, over which the load of this shared
+ * machine moves, so each case is compared with the mean of its repetition's two echoes.
+ */
+async function runQueue(opts, rep, order, size, profileDir, results) {
+  const echo = async (impl, at) => {
+    const count = opts.quick ? QUEUE_ECHO.quick : QUEUE_ECHO.count;
+    const warmup = opts.quick ? QUEUE_ECHO.quickWarmup : QUEUE_ECHO.warmup;
+    try {
+      const r = await queueBench.measureQueueEcho({ impl, size, count, warmup, profileDir });
+      results.queueEcho.push({ rep, at, ...r });
+      log(
+        `rep ${rep + 1}/${opts.reps} queue echo ${impl.padEnd(3)} ${sizeLabel(size)} ${fmtInt(r.msgsPerSec).padStart(10)} msg/s ` +
+          `server ${fmtNum(r.serverCpuUsPerMsg)} us/msg (${fmtNum(r.seconds)} s)`,
+      );
+    } catch (err) {
+      results.errors.push(`queue echo ${impl} (${at}): ${err.message}`);
+      log(`rep ${rep + 1} queue echo ${impl}: ERROR ${err.message}`);
+    }
+  };
+  for (const impl of order) await echo(impl, "before");
+  for (const c of QUEUE_CASES) {
+    const count = opts.quick ? c.quick : c.count;
+    const warmup = opts.quick ? c.quickWarmup : c.warmup;
+    const what = `queue ${c.kind} ${c.impl} ${c.mode} b${c.batch}`;
+    try {
+      const r = await queueBench.measureQueue({ kind: c.kind, impl: c.impl, mode: c.mode, batch: c.batch, count, warmup, profileDir });
+      results.queue.push({ rep, ...r });
+      log(
+        `rep ${rep + 1}/${opts.reps} ${what.padEnd(29)} ${fmtInt(r.msgsPerSec).padStart(8)} msg/s ${fmtInt(r.reqPerSec).padStart(8)} req/s ` +
+          `server ${fmtNum(r.serverCpuUsPerMsg)} us/msg (${fmtNum(r.seconds)} s)`,
+      );
+    } catch (err) {
+      results.errors.push(`${what}: ${err.message}`);
+      log(`rep ${rep + 1} ${what}: ERROR ${err.message}`);
+    }
+  }
+  for (const impl of [...order].reverse()) await echo(impl, "after");
 }
 
 /** Ratio of each emq run to the baseline run next to it (same repetition), then the median of those. */
@@ -393,7 +453,44 @@ function summarize(results) {
     ratio: median(echoRatios),
     ratios: echoRatios,
   };
-  return { throughput, latency, pushpull, pubsub, broker, brokerEcho };
+  // The mean of a repetition's echo runs (before and after its cases) of one implementation.
+  const qEchoOf = (impl, rep) => {
+    const runs = results.queueEcho.filter((r) => r.impl === impl && r.rep === rep);
+    return runs.length === 0 ? undefined : { msgsPerSec: runs.reduce((a, r) => a + r.msgsPerSec, 0) / runs.length };
+  };
+  const queue = QUEUE_CASES.flatMap((c) => {
+    const rows = results.queue.filter((r) => r.kind === c.kind && r.impl === c.impl && r.mode === c.mode && r.batch === c.batch);
+    if (rows.length === 0) return [];
+    const med = (key) => median(rows.map((r) => r[key]));
+    // msg/s over the echo's msg/s of the same repetition, median over repetitions.
+    const ratiosTo = (impl) => rows.map((r) => r.msgsPerSec / (qEchoOf(impl, r.rep)?.msgsPerSec ?? NaN)).filter(Number.isFinite);
+    const netRatios = ratiosTo("net");
+    const emqRatios = ratiosTo("emq");
+    return [{
+      kind: c.kind,
+      impl: c.impl,
+      mode: c.mode,
+      batch: c.batch,
+      msgsPerSec: med("msgsPerSec"),
+      reqPerSec: med("reqPerSec"),
+      serverCpuUsPerMsg: med("serverCpuUsPerMsg"),
+      clientCpuUsPerMsg: med("clientCpuUsPerMsg"),
+      netRatio: median(netRatios),
+      netRatios,
+      emqRatio: median(emqRatios),
+      emqRatios,
+      pass: null,
+    }];
+  });
+  const qEchoMed = (impl, key) => median(results.queueEcho.filter((r) => r.impl === impl).map((r) => r[key]));
+  const queueEcho = {
+    size: results.queueEcho[0]?.size,
+    emqMsgsPerSec: qEchoMed("emq", "msgsPerSec"),
+    emqServerCpuUsPerMsg: qEchoMed("emq", "serverCpuUsPerMsg"),
+    netMsgsPerSec: qEchoMed("net", "msgsPerSec"),
+    netServerCpuUsPerMsg: qEchoMed("net", "serverCpuUsPerMsg"),
+  };
+  return { throughput, latency, pushpull, pubsub, broker, brokerEcho, queue, queueEcho };
 }
 
 function table(header, rows) {
@@ -514,6 +611,41 @@ function printAndSave(opts, results, started) {
     out.push(
       `\necho baseline: emq DEALER -> ROUTER ${fmtInt(e.emqMsgsPerSec)} msg/s (p50 ${fmtNum(e.emqP50 / 1000)} ms, server ${fmtNum(e.emqServerCpuUsPerMsg)} us/msg), ` +
         `raw net ${fmtInt(e.netMsgsPerSec)} msg/s (p50 ${fmtNum(e.netP50 / 1000)} ms, server ${fmtNum(e.netServerCpuUsPerMsg)} us/msg), emq/net ${fmtNum(e.ratio)}`,
+    );
+  }
+  if (results.queue.length > 0 || results.queueEcho.length > 0) {
+    const e = summary.queueEcho;
+    const storage = { memory: "memory", durable: "durable fsync", nofsync: "durable no-fsync" };
+    out.push(
+      `\nQueue API: ${queueBench.BODY_CHARS}-character message bodies, ${queueBench.CLIENTS} clients x ${queueBench.WINDOW} requests in flight -> ` +
+        `one QueueServer process (${reps})`,
+    );
+    out.push("post: msg/s = messages acknowledged per second (batch = messages per post request); claim+delete: the queue");
+    out.push(`filled first (untimed), then claims (limit 20, ${queueBench.CLAIMS_IN_FLIGHT} in flight per client) and a delete per claimed message until`);
+    out.push("it is empty, msg/s = messages deleted per second; lib = QueueClient, raw = bare Dealer with pre-encoded requests;");
+    out.push("server us/msg = server process CPU per message (the steadiest figure here: msg/s follows the machine's load);");
+    out.push("/net echo, /emq echo = msg/s / echo msg/s (the same clients and window echoing one message the size of an encoded");
+    out.push("batch-1 post request; mean of the runs before and after the repetition's cases), median over repetitions\n");
+    out.push(
+      table(
+        ["case", "client", "storage", "batch", "msg/s", "req/s", "server us/msg", "client us/msg", "/net echo", "/emq echo"],
+        summary.queue.map((r) => [
+          r.kind === "post" ? "post" : "claim+delete",
+          r.impl,
+          storage[r.mode] ?? r.mode,
+          String(r.batch),
+          fmtInt(r.msgsPerSec),
+          fmtInt(r.reqPerSec),
+          fmtNum(r.serverCpuUsPerMsg),
+          fmtNum(r.clientCpuUsPerMsg),
+          fmtNum(r.netRatio, 3),
+          fmtNum(r.emqRatio, 3),
+        ]),
+      ),
+    );
+    out.push(
+      `\necho baseline (${Number.isFinite(e.size) ? sizeLabel(e.size) : "-"}): emq DEALER -> ROUTER ${fmtInt(e.emqMsgsPerSec)} msg/s (server ${fmtNum(e.emqServerCpuUsPerMsg)} us/msg), ` +
+        `raw net ${fmtInt(e.netMsgsPerSec)} msg/s (server ${fmtNum(e.netServerCpuUsPerMsg)} us/msg)`,
     );
   }
   if (results.errors.length > 0) out.push(`\nErrors:\n  ${results.errors.join("\n  ")}`);

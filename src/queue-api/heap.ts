@@ -39,6 +39,10 @@ export class Heap<T> {
     return top;
   }
 
+  clear(): void {
+    this.items = [];
+  }
+
   /** Keep only the entries `keep` accepts, then restore heap order (O(n)). */
   rebuild(keep: (item: T) => boolean): void {
     this.items = this.items.filter(keep);

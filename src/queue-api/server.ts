@@ -12,7 +12,7 @@ import { Router } from "../socket/router.js";
 import { DEFAULT_QUEUE_API_ADDRESS } from "./address.js";
 import { QueueApi, errorReply } from "./api.js";
 import { type AuthRequest, type TokenVerifier, staticTokens } from "./auth.js";
-import { CodecError, type Format, decodeFrame, encodeValue, negotiateAccept } from "./codec.js";
+import { CodecError, type Format, decodeFrame, encodeValue, negotiateAccept, sniffFormat } from "./codec.js";
 import { type ApiReply, type ApiRequest, parseEnvelope } from "./envelope.js";
 import { ApiError, TITLE, unavailable } from "./errors.js";
 import { Journal } from "./journal.js";
@@ -71,6 +71,8 @@ export class QueueServer {
   private pendingWrite: Promise<void> | undefined;
   private compacting = false;
   private storageFailed = false;
+  /** Per peer, resolves once its latest request is applied (only while one waits for a verifier). */
+  private readonly gates = new Map<string, Promise<void>>();
   /** Per peer, replies not yet sent because an earlier one is still waiting. */
   private readonly queues = new Map<string, Pending[]>();
   private running = false;
@@ -210,7 +212,8 @@ export class QueueServer {
     let reply: ApiReply | Promise<ApiReply>;
     try {
       if (payload.length !== 1) {
-        throw new ApiError(400, TITLE.invalidBody, `A request is exactly one frame after the envelope; got ${payload.length}.`);
+        const guess = (payload.length > 0 && sniffFormat(payload[0]!)) || "msgpack";
+        throw new CodecError(`A request is exactly one frame after the envelope; got ${payload.length}.`, guess);
       }
       const decoded = decodeFrame(payload[0]!);
       format = decoded.format;
@@ -224,45 +227,68 @@ export class QueueServer {
       format = accept;
       reply = this.answer(req, peer);
     } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      // An undecodable frame is answered in the codec its first bytes suggest.
-      if (err instanceof CodecError) format = err.format;
-      if (err.status === 400) this.warnings.warn(`bad:${err.description.slice(0, 40)}`, "bad queue API request", { peer: displayId(peer), error: err.description });
-      reply = errorReply(err);
+      if (err instanceof ApiError) {
+        // An undecodable frame is answered in the codec its first bytes suggest.
+        if (err instanceof CodecError) format = err.format;
+        if (err.status === 400) this.warnings.warn(`bad:${err.description.slice(0, 40)}`, "bad queue API request", { peer: displayId(peer), error: err.description });
+        reply = errorReply(err);
+      } else {
+        // A bug of ours: the caller still gets an answer instead of waiting for its timeout.
+        this.log.error("internal error handling a request", { error: err, stack: (err as Error).stack });
+        reply = errorReply(new ApiError(500, "Internal error", "The broker failed to answer this request; see its log."));
+      }
     }
     this.reply(peer, envelope, reply, format, requestId);
   }
 
-  /** Authentication, then the API; a change waits for the journal before it is acknowledged. */
+  /**
+   * Authentication, then the API; a change waits for the journal before it is acknowledged.
+   * A peer's requests are applied in the order they came: while one waits for an async verifier,
+   * the ones behind it wait too (their verifications run meanwhile), but nobody waits for another
+   * request's journal write, so a pipelining peer still gets group commits.
+   */
   private answer(req: ApiRequest, peer: Buffer): ApiReply | Promise<ApiReply> {
+    const key = peer.toString("latin1");
+    const gate = this.gates.get(key);
+    let verdict: boolean | Promise<boolean> = true;
     if (this.verifier) {
       const auth: AuthRequest = { token: req.headers.get("x-auth-token"), project: req.headers.get("x-project-id"), peer: displayId(peer) };
-      let verdict: boolean | Promise<boolean>;
       try {
         verdict = this.verifier(auth);
       } catch (err) {
-        return this.verifierFailed(err);
+        verdict = Promise.reject(err);
       }
-      if (verdict instanceof Promise) {
-        return verdict.then(
-          (ok) => (ok && this.running ? this.apply(req) : denied()),
-          (err: unknown) => this.verifierFailed(err),
-        );
-      }
-      if (!verdict) return denied();
     }
-    return this.apply(req);
+    if (!gate && !(verdict instanceof Promise)) {
+      if (!verdict) return denied();
+      return this.finish(this.apply(req));
+    }
+    const stage = Promise.all([gate, verdict]).then(
+      ([, ok]) => (ok ? this.apply(req) : { reply: denied() }),
+      (err: unknown) => ({ reply: this.verifierFailed(err) }),
+    );
+    const next = stage.then(() => undefined);
+    this.gates.set(key, next);
+    void next.then(() => {
+      if (this.gates.get(key) === next) this.gates.delete(key);
+    });
+    return stage.then((applied) => this.finish(applied));
   }
 
-  private apply(req: ApiRequest): ApiReply | Promise<ApiReply> {
-    if (this.stopping) return errorReply(unavailable("The broker is stopping."));
+  /** Apply one request now; `durable` is the journal write a change must wait for. */
+  private apply(req: ApiRequest): { reply: ApiReply; durable?: Promise<void> } {
+    if (this.stopping) return { reply: errorReply(unavailable("The broker is stopping.")) };
     if (this.storageFailed && req.action !== "GET" && req.action !== "HEAD") {
-      return errorReply(unavailable("Storage has failed (see the broker's log); changes are refused until it restarts."));
+      return { reply: errorReply(unavailable("Storage has failed (see the broker's log); changes are refused until it restarts.")) };
     }
     this.pendingWrite = undefined;
     const reply = this.api.handle(req);
     const durable = this.pendingWrite as Promise<void> | undefined;
     this.pendingWrite = undefined;
+    return { reply, durable };
+  }
+
+  private finish({ reply, durable }: { reply: ApiReply; durable?: Promise<void> }): ApiReply | Promise<ApiReply> {
     if (!durable) return reply;
     return durable.then(
       () => reply,

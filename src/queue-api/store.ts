@@ -109,6 +109,8 @@ interface Timed<T> {
 
 const byAt = <T>(a: Timed<T>, b: Timed<T>): boolean => a.at < b.at;
 const REBUILD_MIN = 1024;
+// The free heaps are per queue, so their slack is paid once per queue: keep it small.
+const FREE_REBUILD_MIN = 64;
 
 export class QueueStore {
   private readonly projects = new Map<Project, Map<string, Queue>>();
@@ -404,7 +406,7 @@ export class QueueStore {
         c.ttl = r.ttl;
         c.expires = r.at + r.ttl * 1000;
         this.claimExpiry.push({ at: c.expires, item: c });
-        for (const m of c.msgs) this.extend(m, c.expires, c.ttl);
+        for (const m of c.msgs) this.extend(m, c.expires);
         return;
       }
       case "release": {
@@ -432,6 +434,24 @@ export class QueueStore {
         }
       }
     }
+  }
+
+  /**
+   * Test-only introspection: entry counts of the internal structures, stale entries included, so
+   * a test can check they stay bounded by what is live. Not part of the API; O(queues).
+   */
+  debugSizes(): { projects: number; queues: number; msgExpiry: number; claimExpiry: number; order: number; free: number; claims: number; byId: number } {
+    const s = { projects: this.projects.size, queues: 0, msgExpiry: this.msgExpiry.size, claimExpiry: this.claimExpiry.size, order: 0, free: 0, claims: 0, byId: 0 };
+    for (const scope of this.projects.values()) {
+      for (const queue of scope.values()) {
+        s.queues++;
+        s.order += queue.order.length;
+        s.free += queue.free.size;
+        s.claims += queue.claims.size;
+        s.byId += queue.byId.size;
+      }
+    }
+    return s;
   }
 
   // ---- internals ----
@@ -539,10 +559,14 @@ export class QueueStore {
     m.dead = true;
     m.body = null;
     queue.byId.delete(m.id);
-    if (m.claim) {
-      m.claim.msgs.delete(m);
+    const c = m.claim;
+    if (c) {
+      c.msgs.delete(m);
       m.claim = null;
       queue.claimed--;
+      // A claim is its messages (Marconi finds a claim through them): with the last one deleted it
+      // is gone, as a snapshot would have it too (a "claimed" record with no ids restores nothing).
+      if (c.msgs.size === 0) this.endClaim(c);
     }
     this.counters.messages--;
     this.counters.bytes -= m.size;
@@ -587,7 +611,7 @@ export class QueueStore {
       m.claim = c;
       c.msgs.add(m);
       queue.claimed++;
-      if (grace !== undefined) this.extend(m, expires + grace * 1000, ttl + grace);
+      if (grace !== undefined) this.extend(m, expires + grace * 1000);
     }
     if (c.msgs.size === 0) return;
     queue.claims.set(id, c);
@@ -598,7 +622,13 @@ export class QueueStore {
 
   /** The free heap holds one entry per free message plus stale ones; drop those when they pile up. */
   private maybeRebuildFree(queue: Queue): void {
-    if (queue.free.size <= REBUILD_MIN + 2 * (queue.byId.size - queue.claimed)) return;
+    // An empty queue's entries are all dead: drop them at once rather than keep them (and the
+    // messages they point to) for as long as the queue exists.
+    if (queue.byId.size === 0) {
+      queue.free.clear();
+      return;
+    }
+    if (queue.free.size <= FREE_REBUILD_MIN + 2 * (queue.byId.size - queue.claimed)) return;
     queue.free.rebuild((m) => {
       const keep = !m.dead && !m.claim;
       if (!keep) m.inFree = false;
@@ -606,11 +636,13 @@ export class QueueStore {
     });
   }
 
-  /** Keep a claimed message alive at least until `until` (reported ttl becomes `ttl`). */
-  private extend(m: Msg, until: number, ttl: number): void {
+  /** Keep a claimed message alive at least until `until`. */
+  private extend(m: Msg, until: number): void {
     if (m.expires >= until) return;
     m.expires = until;
-    m.ttl = ttl;
+    // The reported ttl is the message's whole life, so that age < ttl while it lives (Marconi
+    // reported claim ttl + grace, which a message claimed late outlives).
+    m.ttl = Math.ceil((until - m.created) / 1000);
     this.msgExpiry.push({ at: until, item: m });
   }
 
