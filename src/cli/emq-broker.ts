@@ -60,7 +60,37 @@ async function main(): Promise<void> {
     drainTimeout: positive("drain-timeout", 0),
     logger: log,
   });
-  await broker.start();
+  const queueApiAddress = String(values["queue-api"]);
+  const queues =
+    queueApiAddress === "off" || queueApiAddress === "none" || queueApiAddress === ""
+      ? undefined
+      : new QueueServer({
+          endpoint: queueApiAddress,
+          dataDir: values["data-dir"] === undefined ? undefined : String(values["data-dir"]),
+          fsync: values.fsync !== false,
+          compactBytes: positive("compact-bytes"),
+          authTokens: values["auth-tokens"] === undefined ? undefined : parseTokenList(String(values["auth-tokens"])),
+          maxMessagesPerQueue: positive("queue-max-messages"),
+          maxTotalBytes: positive("queue-max-bytes"),
+          maxQueues: positive("queue-max-queues"),
+          logger: log.child("queue-api"),
+        });
+  // The queue API first: its journal (a lock held, a corrupt file) and its port are what most
+  // often stops a start, and nothing else should have said "listening" by then.
+  if (queues) {
+    try {
+      await queues.start();
+    } catch (err) {
+      if (err instanceof Error) err.message = `queue API: ${err.message}`;
+      throw err;
+    }
+  }
+  try {
+    await broker.start();
+  } catch (err) {
+    await queues?.stop();
+    throw err;
+  }
   const e = broker.endpoints;
   let pubsub: PubSub | undefined;
   if (values.pubsub === true) {
@@ -69,34 +99,12 @@ async function main(): Promise<void> {
       await pubsub.start();
     } catch (err) {
       await broker.stop();
+      await queues?.stop();
       throw err;
     }
   }
-  const queueApiAddress = String(values["queue-api"]);
-  let queues: QueueServer | undefined;
-  if (queueApiAddress !== "off" && queueApiAddress !== "none" && queueApiAddress !== "") {
-    const dataDir = values["data-dir"] === undefined ? undefined : String(values["data-dir"]);
-    queues = new QueueServer({
-      endpoint: queueApiAddress,
-      dataDir,
-      fsync: values.fsync !== false,
-      compactBytes: positive("compact-bytes"),
-      authTokens: values["auth-tokens"] === undefined ? undefined : parseTokenList(String(values["auth-tokens"])),
-      maxMessagesPerQueue: positive("queue-max-messages"),
-      maxTotalBytes: positive("queue-max-bytes"),
-      maxQueues: positive("queue-max-queues"),
-      logger: log.child("queue-api"),
-    });
-    try {
-      await queues.start();
-    } catch (err) {
-      await pubsub?.stop();
-      await broker.stop();
-      throw err;
-    }
-    if (!queues.authenticated) {
-      log.warn("queue API is open: no --auth-tokens configured, so anyone who can connect can read and write every queue", { address: queues.endpoint });
-    }
+  if (queues && !queues.authenticated) {
+    log.warn("queue API is open: no --auth-tokens configured, so anyone who can connect can read and write every queue", { address: queues.endpoint });
   }
   const p = pubsub?.endpoints;
   process.stdout.write(

@@ -640,9 +640,9 @@ export class QueueStore {
   private extend(m: Msg, until: number): void {
     if (m.expires >= until) return;
     m.expires = until;
-    // The reported ttl is the message's whole life, so that age < ttl while it lives (Marconi
+    // The reported ttl is the message's whole life in whole seconds, so that age <= ttl while it lives (Marconi
     // reported claim ttl + grace, which a message claimed late outlives).
-    m.ttl = Math.ceil((until - m.created) / 1000);
+    m.ttl = Math.floor((until - m.created) / 1000);
     this.msgExpiry.push({ at: until, item: m });
   }
 

@@ -6,7 +6,7 @@
 //   - a claim takes the oldest free messages by marker; it ends at now + ttl; grace stretches each
 //     claimed message to at least claim expiry + grace, a renew to at least the new claim expiry;
 //     longer-lived ones keep theirs; a stretched message reports ttl = its life in whole seconds,
-//     rounded up (ceil((expires - created) / 1000)), so age and ttl stay consistent;
+//     rounded down (floor((expires - created) / 1000)), so age <= ttl while it lives;
 //   - a claim whose messages are all gone (deleted) no longer exists (Marconi: a claim is found
 //     through its messages), so GET/PATCH of it are 404;
 //   - single delete: the 403/400 table of §2.3; bulk delete ignores claims;
@@ -308,7 +308,7 @@ export class StoreModel {
     for (const m of picked) {
       if (m.expires < until) {
         m.expires = until;
-        m.ttl = Math.ceil((until - m.created) / 1000);
+        m.ttl = Math.floor((until - m.created) / 1000);
       }
     }
     return { out: { ok: this.claimView(queue, c) }, rec: "claim" };
@@ -330,7 +330,7 @@ export class StoreModel {
       const m = queue.msgs.find((x) => x.id === mid)!;
       if (m.expires < c.expires) {
         m.expires = c.expires;
-        m.ttl = Math.ceil((c.expires - m.created) / 1000);
+        m.ttl = Math.floor((c.expires - m.created) / 1000);
       }
     }
     return { out: { ok: true }, rec: "renew" };
