@@ -35,7 +35,7 @@ import { fileURLToPath } from "node:url";
 import { Buffer } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { percentile, profileArgs, runChild, spawnChild } from "./common.mjs";
+import { all, controls, now, percentile, profileArgs, runChild, serveCpu, spawnChild } from "./common.mjs";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const DIST = new URL("../dist/", import.meta.url);
@@ -52,14 +52,6 @@ export function libAvailable() {
   const missing = ["worker/worker.js", "client/client.js"].filter((f) => !existsSync(new URL(f, DIST)));
   return missing.length === 0 ? { ok: true } : { ok: false, reason: `dist/ has no ${missing.join(" or ")} (npm run build after they exist)` };
 }
-
-const now = () => performance.timeOrigin + performance.now();
-
-/** Sends `msg` to every handle and collects one reply of `type` from each. */
-const all = (handles, type, ms, msg) => {
-  if (msg) for (const h of handles) h.send(msg);
-  return Promise.all(handles.map((h) => h.next(type, ms)));
-};
 
 function latencyStats(parts) {
   let n = 0;
@@ -210,37 +202,6 @@ const MSGID_LEN = 36;
 const PREFIX = randomUUID().slice(0, 8) + "-";
 const msgidOf = (i) => PREFIX + String(i).padStart(MSGID_LEN - PREFIX.length, "0");
 const indexOf = (buf) => Number(buf.toString("latin1", PREFIX.length));
-
-/** Parent -> child control messages other than "exit" (which runChild handles). */
-function controls() {
-  const inbox = [];
-  let waiter = null;
-  process.on("message", (m) => {
-    if (!m || m.type === "exit") return;
-    if (waiter && waiter.type === m.type) {
-      const w = waiter;
-      waiter = null;
-      w.resolve(m);
-    } else inbox.push(m);
-  });
-  return (type) => {
-    const i = inbox.findIndex((m) => m.type === type);
-    if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0]);
-    return new Promise((resolve) => (waiter = { type, resolve }));
-  };
-}
-
-/** For non-client roles: CPU time between the parent's "mark" and "report". */
-function serveCpu(waitFor, send, extra = () => ({})) {
-  void (async () => {
-    await waitFor("mark");
-    const cpu0 = process.cpuUsage();
-    send({ type: "marked" });
-    await waitFor("report");
-    const cpu = process.cpuUsage(cpu0);
-    send({ type: "cpu", cpuUs: cpu.user + cpu.system, ...extra() });
-  })();
-}
 
 /**
  * A window of `window` jobs in flight: `launch(i)` starts job i, the receive side calls

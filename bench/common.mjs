@@ -2,6 +2,7 @@
 // timeouts, making sure none outlives the run, and small statistics helpers.
 
 import { fork } from "node:child_process";
+import { performance } from "node:perf_hooks";
 
 /** Every child forked by this process, so a watchdog or signal can kill whatever is left. */
 const live = new Set();
@@ -151,4 +152,45 @@ export const fmtNum = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : "-");
 export function sizeLabel(n) {
   if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
   return `${n} B`;
+}
+
+// ---- shared by the multi-process benchmarks (broker.mjs, queue.mjs) ----
+
+export const now = () => performance.timeOrigin + performance.now();
+
+/** Sends `msg` to every handle and collects one reply of `type` from each. */
+export const all = (handles, type, ms, msg) => {
+  if (msg) for (const h of handles) h.send(msg);
+  return Promise.all(handles.map((h) => h.next(type, ms)));
+};
+
+/** Parent -> child control messages other than "exit" (which runChild handles). */
+export function controls() {
+  const inbox = [];
+  let waiter = null;
+  process.on("message", (m) => {
+    if (!m || m.type === "exit") return;
+    if (waiter && waiter.type === m.type) {
+      const w = waiter;
+      waiter = null;
+      w.resolve(m);
+    } else inbox.push(m);
+  });
+  return (type) => {
+    const i = inbox.findIndex((m) => m.type === type);
+    if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0]);
+    return new Promise((resolve) => (waiter = { type, resolve }));
+  };
+}
+
+/** For non-client roles: CPU time between the parent's "mark" and "report". */
+export function serveCpu(waitFor, send, extra = () => ({})) {
+  void (async () => {
+    await waitFor("mark");
+    const cpu0 = process.cpuUsage();
+    send({ type: "marked" });
+    await waitFor("report");
+    const cpu = process.cpuUsage(cpu0);
+    send({ type: "cpu", cpuUs: cpu.user + cpu.system, ...extra() });
+  })();
 }

@@ -46,8 +46,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Buffer } from "node:buffer";
 import { randomUUID } from "node:crypto";
-import { performance } from "node:perf_hooks";
-import { profileArgs, runChild, spawnChild } from "./common.mjs";
+import { all, controls, now, profileArgs, runChild, serveCpu, spawnChild } from "./common.mjs";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 
@@ -64,8 +63,6 @@ const BODY = "m".repeat(BODY_CHARS);
 const TTL = 3600;
 const QUEUE = "bench";
 const FILL_BATCH = 20;
-
-const now = () => performance.timeOrigin + performance.now();
 
 // ---- temp dirs: removed after each case, and on exit whatever happens (watchdog, signals) ---------
 
@@ -86,12 +83,6 @@ function removeTempDir(dir) {
   rmSync(dir, { recursive: true, force: true });
   tempDirs.delete(dir);
 }
-
-/** Sends `msg` to every handle and collects one reply of `type` from each. */
-const all = (handles, type, ms, msg) => {
-  if (msg) for (const h of handles) h.send(msg);
-  return Promise.all(handles.map((h) => h.next(type, ms)));
-};
 
 /** The size in bytes of a batch-1 post request as QueueClient encodes it (5-digit X-Request-ID). */
 export async function postRequestSize(batch = 1) {
@@ -219,37 +210,6 @@ export async function measureQueueEcho({ impl, size, clients = CLIENTS, window =
 }
 
 // ---- child processes ------------------------------------------------------------------------------
-
-/** Parent -> child control messages other than "exit" (which runChild handles). */
-function controls() {
-  const inbox = [];
-  let waiter = null;
-  process.on("message", (m) => {
-    if (!m || m.type === "exit") return;
-    if (waiter && waiter.type === m.type) {
-      const w = waiter;
-      waiter = null;
-      w.resolve(m);
-    } else inbox.push(m);
-  });
-  return (type) => {
-    const i = inbox.findIndex((m) => m.type === type);
-    if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0]);
-    return new Promise((resolve) => (waiter = { type, resolve }));
-  };
-}
-
-/** For the server roles: CPU time between the parent's "mark" and "report". */
-function serveCpu(waitFor, send, extra = () => ({})) {
-  void (async () => {
-    await waitFor("mark");
-    const cpu0 = process.cpuUsage();
-    send({ type: "marked" });
-    await waitFor("report");
-    const cpu = process.cpuUsage(cpu0);
-    send({ type: "cpu", cpuUs: cpu.user + cpu.system, ...extra() });
-  })();
-}
 
 /**
  * Runs ops 0..n-1 with at most `window` in flight; `op(i, done)` starts op i and calls done(err)
