@@ -20,6 +20,19 @@ const MEDIA: Record<string, Format> = {
  */
 export function negotiateAccept(accept: string | undefined): Format | undefined {
   if (accept === undefined) return "msgpack";
+  // A client sends the same Accept on every request: remember the last few answers.
+  const known = seen.get(accept);
+  if (known !== undefined || seen.has(accept)) return known;
+  const f = negotiate(accept);
+  if (seen.size >= SEEN_MAX) seen.clear();
+  seen.set(accept, f);
+  return f;
+}
+
+const SEEN_MAX = 64;
+const seen = new Map<string, Format | undefined>();
+
+function negotiate(accept: string): Format | undefined {
   // best[format] = [q, specificity, position]
   const best: Partial<Record<Format, [number, number, number]>> = {};
   let entries = 0;

@@ -6,6 +6,7 @@ import { ApiError, TITLE, invalidBody, invalidCall } from "./errors.js";
 import { LIMITS } from "./limits.js";
 
 const QUEUE_NAME = /^[A-Za-z0-9_-]+$/;
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function checkQueueName(name: string): string {
   if (name.length === 0 || name.length > LIMITS.queueNameMax || !QUEUE_NAME.test(name)) {
@@ -35,6 +36,7 @@ export function checkProject(value: string | undefined): string | undefined {
  */
 export function checkClientId(value: string | undefined): string {
   if (value === undefined) throw new ApiError(400, TITLE.missingHeader, "The Client-ID header is required.");
+  if (CANONICAL_UUID.test(value)) return value; // the usual form, already as it would come out
   let hex = value.replace(/urn:/g, "").replace(/uuid:/g, "");
   hex = hex.replace(/^[{}]+|[{}]+$/g, "").replace(/-/g, "");
   if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw invalidCall("Malformed hexadecimal UUID.");
