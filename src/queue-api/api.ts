@@ -3,7 +3,7 @@
 // reference marconi.md §1.3, §1.4, §2.9). Synchronous: authentication and durability waits belong
 // to the server around it, so a test can drive this with no sockets at all.
 
-import { encodedSize } from "./codec.js";
+import { MAX_DEPTH, encodedSize } from "./codec.js";
 import type { ApiReply, ApiRequest } from "./envelope.js";
 import { ApiError, TITLE, invalidBody, invalidCall, notFound } from "./errors.js";
 import { LIMITS } from "./limits.js";
@@ -161,6 +161,10 @@ export class QueueApi {
       if (!isMap(item)) throw invalidBody("Document type not supported: each message must be a map with ttl and body.");
       const ttl = messageTtl(item);
       if (!Object.prototype.hasOwnProperty.call(item, "body")) throw invalidBody('Missing "body" field.');
+      // A listing puts a body one level deeper than a post does; it must still fit MAX_DEPTH there.
+      if (depthOf(item.body, BODY_DEPTH_MAX) > BODY_DEPTH_MAX) {
+        throw invalidBody(`Message bodies may nest at most ${BODY_DEPTH_MAX} levels deep.`);
+      }
       return { ttl, body: item.body };
     });
     const ids = this.store.post(p, q, client, items);
@@ -248,6 +252,27 @@ export class QueueApi {
     this.store.releaseClaim(p, q, route.id!);
     return NO_CONTENT;
   }
+}
+
+/**
+ * Deepest a message body may nest: a listing reply holds it at level 5 ({status, body: {messages:
+ * [{body}]}}), and every reply must decode under the codec's MAX_DEPTH.
+ */
+const BODY_DEPTH_MAX = MAX_DEPTH - 4;
+
+/** Nesting depth of a value (a scalar is 0, `[]` is 1), counted no further than `limit` + 1. */
+function depthOf(value: unknown, limit: number): number {
+  if (typeof value !== "object" || value === null) return 0;
+  if (limit < 0) return 1;
+  let deepest = 0;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) {
+    if (typeof v === "object" && v !== null) {
+      const d = depthOf(v, limit - 1);
+      if (d > deepest) deepest = d;
+      if (deepest > limit) break;
+    }
+  }
+  return deepest + 1;
 }
 
 export function errorReply(err: ApiError): ApiReply {

@@ -100,8 +100,10 @@ export class QueueClient {
     this.address = options.address ?? DEFAULT_QUEUE_API_ADDRESS;
     this.clientId = options.clientId ?? randomUUID();
     this.format = options.format ?? "msgpack";
-    // linger 0: after close() nothing we queued should still go out.
-    this.dealer = new Dealer({ linger: 0 });
+    // linger 0: after close() nothing we queued should still go out. immediate: a request waits in
+    // send() until a connection is up, so that one whose call timed out meanwhile is withdrawn
+    // (aborted) rather than left queued to run after the caller was told it failed.
+    this.dealer = new Dealer({ linger: 0, immediate: true });
     this.dealer.connect(this.address);
     void this.readLoop();
   }
@@ -258,16 +260,20 @@ export class QueueClient {
     };
     if (this.options.project !== undefined) h["X-Project-ID"] = this.options.project;
     if (this.options.authToken !== undefined) h["X-Auth-Token"] = this.options.authToken;
-    Object.assign(h, headers);
+    // The caller's headers, except one that would replace the id replies are matched by.
+    for (const [name, value] of Object.entries(headers)) if (name.toLowerCase() !== "x-request-id") h[name] = value;
     const frame = encodeValue(body === undefined ? { href, action, headers: h } : { href, action, headers: h, body }, this.format);
     return new Promise<QueueReply>((resolve, reject) => {
       const timeout = this.options.timeout ?? 30_000;
+      const unsent = new AbortController();
       const timer = setTimeout(() => {
         this.waiting.delete(id);
+        // Still waiting for a connection: it never goes out. Already sent: it may have run.
+        unsent.abort();
         reject(new QueueClientError("ETIMEDOUT", 0, "", `no reply to ${action} ${href} within ${timeout} ms`));
       }, timeout);
       this.waiting.set(id, { resolve, reject, timer });
-      this.dealer.send(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)).catch((err: Error) => {
+      this.dealer.send(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), { signal: unsent.signal }).catch((err: Error) => {
         const w = this.waiting.get(id);
         if (!w) return;
         clearTimeout(w.timer);
@@ -308,8 +314,16 @@ export class QueueClient {
       let reply: QueueReply;
       try {
         reply = decodeFrame(last ?? Buffer.alloc(0)).value as QueueReply;
-      } catch {
-        continue; // not a reply of this API; nothing to match it to
+      } catch (err) {
+        // Replies come in request order, so an unreadable one answers the oldest call waiting.
+        const oldest = this.waiting.entries().next().value;
+        if (oldest) {
+          const [id, w] = oldest;
+          clearTimeout(w.timer);
+          this.waiting.delete(id);
+          w.reject(new QueueClientError("EPROTO", 0, "", `an unreadable reply: ${(err as Error).message}`));
+        }
+        continue;
       }
       const id = reply.headers?.["X-Request-ID"];
       const w = id === undefined ? undefined : this.waiting.get(id);

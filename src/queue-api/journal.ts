@@ -313,17 +313,18 @@ export class Journal {
 
   /**
    * Whether compacting now is worthwhile. Never while a compaction is pending, and never below
-   * compactMinBytes. Then, with `liveRecordsEstimate` (how many records a snapshot taken now would
-   * hold): when the file holds more than twice that many records, i.e. most of it is superseded.
+   * compactMinBytes. Then, with `liveBytesEstimate` (about how big a snapshot taken now would be):
+   * when the file is more than twice that, i.e. most of it is superseded. Bytes, not records: a
+   * live record may stand for one message while a journal record holds a batch of twenty.
    * Without it: when more than half the file's bytes were appended since its snapshot, i.e. the
    * file has at least doubled since it was last compacted (the cost of compacting is then at most
    * proportional to what was appended since).
    */
-  shouldCompact(liveRecordsEstimate?: number): boolean {
+  shouldCompact(liveBytesEstimate?: number): boolean {
     if (this.closed || this.failure || this.compactions.length > 0) return false;
     const size = this.size;
     if (size < this.compactMinBytes) return false;
-    if (liveRecordsEstimate !== undefined) return this.fileRecords > 2 * liveRecordsEstimate;
+    if (liveBytesEstimate !== undefined) return size > 2 * liveBytesEstimate;
     return this.appendedSinceCompaction * 2 > size;
   }
 

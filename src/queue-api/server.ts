@@ -46,6 +46,9 @@ export interface QueueServerOptions extends CapacityOptions {
   logger?: Logger;
 }
 
+/** Requests taken but not yet answered, over all peers, before the server stops reading more. */
+const MAX_INFLIGHT = 10_000;
+
 export interface QueueServerCounters {
   requests: number;
   /** Requests answered with a 4xx or 5xx. */
@@ -73,10 +76,19 @@ export class QueueServer {
   private storageFailed = false;
   /** Per peer, resolves once its latest request is applied (only while one waits for a verifier). */
   private readonly gates = new Map<string, Promise<void>>();
-  /** Per peer, replies not yet sent because an earlier one is still waiting. */
+  /** Per peer, replies that wait: for the journal, a verifier, or an earlier reply (at most
+   * MAX_INFLIGHT in all: beyond it the read loop pauses). */
   private readonly queues = new Map<string, Pending[]>();
   private running = false;
-  private stopping = false;
+  private stopping: Promise<void> | undefined;
+  /** Requests taken whose reply is not sent yet because it waits (journal, verifier, order). */
+  private inflight = 0;
+  /** Set while the read loop pauses because too many requests are in flight. */
+  private resumeReading: (() => void) | undefined;
+  /** The newest journal append and whether it has settled: what a reply that changed nothing
+   * must still wait for, so that it never reports a change that is not on disk yet. */
+  private lastAppend: Promise<void> | undefined;
+  private lastAppendSettled = true;
   private _endpoint = "";
 
   constructor(private readonly options: QueueServerOptions = {}) {
@@ -127,17 +139,23 @@ export class QueueServer {
   }
 
   /** Stop taking requests, let queued replies go out (linger), and close the journal. */
-  async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    // Requests that arrive from here on get 503; the ones waiting for the journal are flushed and
-    // answered before the socket closes (and gets `linger` to send them).
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    // Requests that arrive from here on get 503; the ones waiting for the journal or a verifier are
+    // answered (for up to a second) before the socket closes and gets `linger` to send them.
     const j = this.journal;
     await j?.close().catch((err: unknown) => this.log.error("closing the journal failed", { error: err }));
     this.journal = undefined;
+    const deadline = Date.now() + 1000;
+    while (this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setImmediate(r));
     this.running = false;
     this.router.close();
+    this.resumeReading?.();
   }
 
   private async openJournal(dir: string): Promise<void> {
@@ -164,14 +182,23 @@ export class QueueServer {
   private persist(r: StoreRecord): void {
     const j = this.journal;
     if (!j) return;
-    this.pendingWrite = j.append(r);
+    const p = j.append(r);
+    this.pendingWrite = p;
+    this.lastAppend = p;
+    this.lastAppendSettled = false;
+    const settle = () => {
+      if (this.lastAppend === p) this.lastAppendSettled = true;
+    };
+    p.then(settle, settle);
     this.maybeCompact();
   }
 
   private maybeCompact(): void {
     const j = this.journal;
+    // What a snapshot would take, roughly: the bodies plus ~100 bytes of framing and fields for
+    // each queue, message and claim.
     const c = this.store.counters;
-    if (!j || this.compacting || !j.shouldCompact(c.queues + c.messages + c.claims)) return;
+    if (!j || this.compacting || !j.shouldCompact(c.bytes + 100 * (c.queues + c.messages + c.claims))) return;
     this.compacting = true;
     const started = Date.now();
     j.compact(this.store.snapshot())
@@ -185,6 +212,13 @@ export class QueueServer {
 
   private async serve(): Promise<void> {
     for (;;) {
+      // Back-pressure: with this many replies waiting (a slow disk or verifier), stop reading, so
+      // the ROUTER's high-water mark and then TCP hold the senders back instead of our memory.
+      if (this.inflight >= MAX_INFLIGHT) {
+        await new Promise<void>((r) => (this.resumeReading = r));
+        this.resumeReading = undefined;
+        if (!this.running) return;
+      }
       let msg: Buffer[];
       try {
         msg = await this.router.receive();
@@ -235,7 +269,7 @@ export class QueueServer {
       } else {
         // A bug of ours: the caller still gets an answer instead of waiting for its timeout.
         this.log.error("internal error handling a request", { error: err, stack: (err as Error).stack });
-        reply = errorReply(new ApiError(500, "Internal error", "The broker failed to answer this request; see its log."));
+        reply = internalError();
       }
     }
     this.reply(peer, envelope, reply, format, requestId);
@@ -264,15 +298,28 @@ export class QueueServer {
       return this.finish(this.apply(req));
     }
     const stage = Promise.all([gate, verdict]).then(
-      ([, ok]) => (ok ? this.apply(req) : { reply: denied() }),
+      ([, ok]) => (ok ? this.applySafely(req) : { reply: denied() }),
       (err: unknown) => ({ reply: this.verifierFailed(err) }),
     );
-    const next = stage.then(() => undefined);
+    const next = stage.then(
+      () => undefined,
+      () => undefined,
+    );
     this.gates.set(key, next);
     void next.then(() => {
       if (this.gates.get(key) === next) this.gates.delete(key);
     });
     return stage.then((applied) => this.finish(applied));
+  }
+
+  /** apply(), with a bug of ours answered as a 500 (the synchronous path gets that from take()). */
+  private applySafely(req: ApiRequest): { reply: ApiReply; durable?: Promise<void> } {
+    try {
+      return this.apply(req);
+    } catch (err) {
+      this.log.error("internal error handling a request", { error: err, stack: (err as Error).stack });
+      return { reply: internalError() };
+    }
   }
 
   /** Apply one request now; `durable` is the journal write a change must wait for. */
@@ -283,8 +330,11 @@ export class QueueServer {
     }
     this.pendingWrite = undefined;
     const reply = this.api.handle(req);
-    const durable = this.pendingWrite as Promise<void> | undefined;
+    let durable = this.pendingWrite as Promise<void> | undefined;
     this.pendingWrite = undefined;
+    // A reply that changed nothing may still report another peer's change ("already deleted",
+    // "already exists", a message just posted): it waits for the journal to have that too.
+    if (!durable && !this.lastAppendSettled) durable = this.lastAppend;
     return { reply, durable };
   }
 
@@ -316,6 +366,7 @@ export class QueueServer {
     if (!q) this.queues.set(key, (q = []));
     const slot: Pending = { done: false };
     q.push(slot);
+    this.inflight++;
     const settle = (r: ApiReply): void => {
       slot.done = true;
       slot.frames = [...envelope, this.encode(r, format, requestId)];
@@ -324,7 +375,7 @@ export class QueueServer {
     if (reply instanceof Promise) {
       reply.then(settle, (err: unknown) => {
         this.log.error("internal error answering a request", { error: err });
-        settle(errorReply(new ApiError(500, "Internal error", "The broker failed to answer this request; see its log.")));
+        settle(internalError());
       });
     } else settle(reply);
   }
@@ -332,8 +383,12 @@ export class QueueServer {
   private flush(key: string): void {
     const q = this.queues.get(key);
     if (!q) return;
-    while (q.length > 0 && q[0]!.done) this.send(q.shift()!.frames!);
+    while (q.length > 0 && q[0]!.done) {
+      this.send(q.shift()!.frames!);
+      this.inflight--;
+    }
     if (q.length === 0) this.queues.delete(key);
+    if (this.resumeReading && this.inflight < MAX_INFLIGHT / 2) this.resumeReading();
   }
 
   private encode(reply: ApiReply, format: Format, requestId: string | undefined): Buffer {
@@ -348,12 +403,19 @@ export class QueueServer {
   }
 
   private send(frames: Buffer[]): void {
-    if (!this.running) return;
+    if (!this.running) {
+      this.counters.unsent++;
+      return;
+    }
     this.router.send(frames).catch((err: { code?: string }) => {
       this.counters.unsent++;
       this.warnings.warn(`unsent:${err.code}`, "a queue API reply could not be sent", { peer: displayId(frames[0]!), code: err.code });
     });
   }
+}
+
+function internalError(): ApiReply {
+  return errorReply(new ApiError(500, "Internal error", "The broker failed to answer this request; see its log."));
 }
 
 function denied(): ApiReply {

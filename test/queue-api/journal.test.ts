@@ -747,8 +747,9 @@ t.test("records that cannot be journaled are refused alone; close, size and shou
   t.ok(journal.size > 2000, "size includes queued records");
   t.equal(journal.appendedSinceCompaction, journal.size - HEADER);
   t.equal(journal.shouldCompact(), true, "over compactMinBytes and all appended since the (empty) snapshot");
-  t.equal(journal.shouldCompact(100), false, "31 records, 100 live: not worth it");
-  t.equal(journal.shouldCompact(10), true, "31 records, 10 live: worth it");
+  t.equal(journal.shouldCompact(journal.size), false, "a snapshot as big as the file: not worth it");
+  t.equal(journal.shouldCompact(Math.floor(journal.size / 2) + 1), false, "just over half the file live: not worth it");
+  t.equal(journal.shouldCompact(Math.floor(journal.size / 3)), true, "a third of the file live: worth it");
   await Promise.all(pending);
   const snapshot = Array.from({ length: 30 }, (_, i) => ({ i, body }));
   const c = journal.compact(snapshot);
