@@ -43,7 +43,10 @@ export function parseEnvelope(value: unknown, format: Format): ApiRequest {
     if (typeof rawHeaders !== "object" || Array.isArray(rawHeaders) || rawHeaders instanceof Uint8Array) {
       throw invalidBody('"headers" must be a map of header names to strings.');
     }
-    for (const [name, v] of Object.entries(rawHeaders as Record<string, unknown>)) {
+    const h = rawHeaders as Record<string, unknown>;
+    for (const name in h) {
+      if (!Object.prototype.hasOwnProperty.call(h, name)) continue;
+      const v = h[name];
       if (typeof v === "string") headers.set(name.toLowerCase(), v);
       else if (typeof v === "number" || typeof v === "bigint") headers.set(name.toLowerCase(), String(v));
       else if (v !== null && v !== undefined) throw invalidBody(`Header ${JSON.stringify(name)} must be a string.`);

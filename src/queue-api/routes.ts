@@ -57,7 +57,7 @@ export function parseHref(href: string): Route {
   if (raw[0] !== "" || raw[1] !== "v1") throw notFound(`No resource at ${JSON.stringify(path)}: hrefs start with /v1/.`);
   let segs: string[];
   try {
-    segs = raw.slice(2).map((s) => decodeURIComponent(s));
+    segs = raw.slice(2).map((s) => (s.includes("%") ? decodeURIComponent(s) : s));
   } catch {
     throw new ApiError(400, TITLE.invalidCall, `The href ${JSON.stringify(href)} is not validly percent-encoded.`);
   }

@@ -282,8 +282,8 @@ export class QueueServer {
    * request's journal write, so a pipelining peer still gets group commits.
    */
   private answer(req: ApiRequest, peer: Buffer): ApiReply | Promise<ApiReply> {
-    const key = peer.toString("latin1");
-    const gate = this.gates.get(key);
+    // Most of the time no peer waits for anything: skip the routing-id string then.
+    const gate = this.gates.size > 0 ? this.gates.get(peer.toString("latin1")) : undefined;
     let verdict: boolean | Promise<boolean> = true;
     if (this.verifier) {
       const auth: AuthRequest = { token: req.headers.get("x-auth-token"), project: req.headers.get("x-project-id"), peer: displayId(peer) };
@@ -305,6 +305,7 @@ export class QueueServer {
       () => undefined,
       () => undefined,
     );
+    const key = peer.toString("latin1");
     this.gates.set(key, next);
     void next.then(() => {
       if (this.gates.get(key) === next) this.gates.delete(key);
@@ -357,6 +358,10 @@ export class QueueServer {
 
   /** Send now if nothing of this peer's is waiting, else after the ones before it. */
   private reply(peer: Buffer, envelope: Buffer[], reply: ApiReply | Promise<ApiReply>, format: Format, requestId: string | undefined): void {
+    if (!(reply instanceof Promise) && this.queues.size === 0) {
+      this.send([...envelope, this.encode(reply, format, requestId)]);
+      return;
+    }
     const key = peer.toString("latin1");
     let q = this.queues.get(key);
     if (!(reply instanceof Promise) && !q) {
