@@ -26,7 +26,7 @@ const OPTIONS: OptionSpec[] = [
   { name: "data-dir", type: "string", description: "keep queue API messages durable in this directory (an append-only journal); default: in memory only", env: ["EMQ_DATA_DIR"], placeholder: "DIR" },
   { name: "fsync", type: "boolean", description: "with --data-dir: fsync each batch of journal writes (--no-fsync trusts the OS page cache: survives a process crash, not a power cut)", env: ["EMQ_FSYNC"], default: true },
   { name: "compact-bytes", type: "number", description: "with --data-dir: compact the journal once it is this big and mostly superseded records", env: ["EMQ_COMPACT_BYTES"], default: 64 * 1024 * 1024, placeholder: "N" },
-  { name: "auth-tokens", type: "string", description: "queue API tokens accepted in X-Auth-Token, comma-separated; none = the API is open to anyone who can connect", env: ["EMQ_AUTH_TOKENS"], placeholder: "TOKENS" },
+  { name: "auth-tokens", type: "string", description: "queue API tokens accepted in X-Auth-Token, comma-separated (prefer the variable: arguments show in ps); none = the API is open to anyone who can connect", env: ["EMQ_AUTH_TOKENS"], placeholder: "TOKENS" },
   { name: "queue-max-messages", type: "number", description: "messages one queue may hold; posts beyond it get 503", env: ["EMQ_QUEUE_MAX_MESSAGES"], default: 1_000_000, placeholder: "N" },
   { name: "queue-max-bytes", type: "number", description: "bytes of message bodies held in all queues together; posts beyond it get 503", env: ["EMQ_QUEUE_MAX_BYTES"], default: 512 * 1024 * 1024, placeholder: "N" },
   { name: "queue-max-queues", type: "number", description: "queues in all projects together; creating more gets 503", env: ["EMQ_QUEUE_MAX_QUEUES"], default: 100_000, placeholder: "N" },
@@ -36,7 +36,7 @@ const OPTIONS: OptionSpec[] = [
 const { values } = parseCli({
   name: "emq-broker",
   usage: "emq-broker [options]",
-  summary: "Runs the eMQP job broker (wire-compatible with EventMQ's router).",
+  summary: "Runs the eMQP job broker (wire-compatible with EventMQ's router) and the Marconi-style queue API.",
   options: OPTIONS,
   footer: "SIGINT/SIGTERM (or `emq shutdown`) stop taking jobs, finish the ones held, then exit; a second signal exits at once.",
 });
