@@ -35,7 +35,7 @@ import { fileURLToPath } from "node:url";
 import { Buffer } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { all, controls, now, percentile, profileArgs, runChild, serveCpu, spawnChild } from "./common.mjs";
+import { all, controls, now, percentile, profileArgs, runChild, serveCpu, serveEcho, spawnChild } from "./common.mjs";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const DIST = new URL("../dist/", import.meta.url);
@@ -409,25 +409,7 @@ async function child(role, args, send, onExit) {
     return clientPhases(runner, warmup, count, send, waitFor);
   }
 
-  if (role === "echo-emq") {
-    const { Router } = await import("../dist/index.js");
-    const router = new Router({ linger: 0 });
-    onExit(() => router.close());
-    await router.bind("tcp://127.0.0.1:0");
-    serveCpu(waitFor, send);
-    send({ type: "ready", endpoint: router.lastEndpoint });
-    for await (const msg of router) await router.send(msg);
-    return;
-  }
-
-  if (role === "echo-net") {
-    const { echoServer } = await import("./baseline.mjs");
-    const srv = await echoServer(0);
-    onExit(() => void srv.close());
-    serveCpu(waitFor, send);
-    send({ type: "ready", endpoint: srv.address });
-    return;
-  }
+  if (await serveEcho(role, waitFor, send, onExit)) return;
 
   throw new Error(`unknown role ${role}`);
 }

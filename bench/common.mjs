@@ -194,3 +194,30 @@ export function serveCpu(waitFor, send, extra = () => ({})) {
     send({ type: "cpu", cpuUs: cpu.user + cpu.system, ...extra() });
   })();
 }
+
+/**
+ * The echo baselines' server side, for a child process: "echo-emq" bounces every message on a
+ * ROUTER, "echo-net" runs bench/baseline.mjs's raw node:net echo. Resolves true (once the server
+ * is closed, for echo-emq) when `role` was one of them, false otherwise.
+ */
+export async function serveEcho(role, waitFor, send, onExit) {
+  if (role === "echo-emq") {
+    const { Router } = await import("../dist/index.js");
+    const router = new Router({ linger: 0 });
+    onExit(() => router.close());
+    await router.bind("tcp://127.0.0.1:0");
+    serveCpu(waitFor, send);
+    send({ type: "ready", endpoint: router.lastEndpoint });
+    for await (const msg of router) await router.send(msg);
+    return true;
+  }
+  if (role === "echo-net") {
+    const { echoServer } = await import("./baseline.mjs");
+    const srv = await echoServer(0);
+    onExit(() => void srv.close());
+    serveCpu(waitFor, send);
+    send({ type: "ready", endpoint: srv.address });
+    return true;
+  }
+  return false;
+}
