@@ -30,7 +30,7 @@ export interface QueueServerOptions extends CapacityOptions {
   /** With dataDir: fsync each batch of journal writes (default true). */
   fsync?: boolean;
   /** With dataDir: compact the journal once it is at least this big (bytes; default 64 MiB) and
-   * holds more than twice the records a snapshot would. */
+   * more than twice the size a snapshot would take. */
   compactBytes?: number;
   /** Tokens accepted in X-Auth-Token; empty or absent (and no verifier) = open. */
   authTokens?: string[];
@@ -94,7 +94,7 @@ export class QueueServer {
   constructor(private readonly options: QueueServerOptions = {}) {
     this.log = options.logger ?? createLogger({ component: "queue-api", level: "warn" });
     this.warnings = new WarnLimiter(this.log);
-    this.store = new QueueStore({ ...options, now: options.now });
+    this.store = new QueueStore(options);
     this.api = new QueueApi(this.store, { healthy: () => !this.storageFailed && !(this.journal?.failed ?? false) });
     this.verifier = options.verifier ?? (options.authTokens && options.authTokens.length > 0 ? staticTokens(options.authTokens) : undefined);
     this.router = new Router({
