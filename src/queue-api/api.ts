@@ -5,10 +5,10 @@
 
 import { MAX_DEPTH, encodedSize } from "./codec.js";
 import type { ApiReply, ApiRequest } from "./envelope.js";
-import { ApiError, TITLE, invalidBody, invalidCall, notFound } from "./errors.js";
+import { ApiError, TITLE, invalidBody, invalidCall, notFound, unavailable } from "./errors.js";
 import { LIMITS } from "./limits.js";
 import type { Project } from "./records.js";
-import { ALLOWED, type Route, parseHref } from "./routes.js";
+import { ALLOWED, type Route, parseHref, stripOrigin } from "./routes.js";
 import type { MessageView, QueueStore } from "./store.js";
 import {
   checkClientId,
@@ -71,7 +71,7 @@ export class QueueApi {
         return req.action === "HEAD" ? NO_CONTENT : { status: 200, headers: {}, body: HOME };
       case "health":
         return req.action === "GET" && this.options.healthy?.() === false
-          ? errorReply(new ApiError(503, TITLE.unavailable, "Storage is not available.", { "Retry-After": "30" }))
+          ? errorReply(unavailable("Storage is not available."))
           : NO_CONTENT;
       case "queues":
         return this.listQueues(c);
@@ -298,11 +298,6 @@ function withMarker(query: URLSearchParams, marker: string): string {
   const next = new URLSearchParams(query);
   next.set("marker", marker);
   return next.toString();
-}
-
-/** Content-Location is the request's own href, relative like every other href we send. */
-function stripOrigin(href: string): string {
-  return href.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/, "");
 }
 
 function isoSeconds(ms: number): string {

@@ -42,10 +42,13 @@ export const ALLOWED: Record<RouteKind, readonly string[]> = {
 
 export const VERBS = new Set(["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"]);
 
+/** The href without a scheme and authority (`zmq://host`), which are accepted and ignored. */
+export function stripOrigin(href: string): string {
+  return href.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/, "");
+}
+
 export function parseHref(href: string): Route {
-  let rest = href;
-  const scheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(rest);
-  if (scheme) rest = rest.slice(scheme[0].length);
+  let rest = stripOrigin(href);
   const hash = rest.indexOf("#");
   if (hash >= 0) rest = rest.slice(0, hash);
   const q = rest.indexOf("?");
